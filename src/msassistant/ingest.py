@@ -1,0 +1,267 @@
+"""Ingest: read corpus files, strip scraped-page boilerplate, attach metadata, chunk by paragraph and sentence.
+
+The output is a list of LangChain `Document`s, one per chunk, ready to embed. Nothing here touches the index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from langchain_core.documents import Document
+
+from . import credibility
+
+log = logging.getLogger(__name__)
+
+CATALOG_FILE = "catalog.toml"
+TEXT_SUFFIXES = {".txt", ".md"}
+
+# ---- boilerplate of the scraped pages -------------------------------------------------------
+DATE_LINE = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
+TEASER_HEADINGS = {"you may also like", "related articles", "read more"}
+READ_MORE = re.compile(r"Read More", re.I)
+# Paragraphs of the site-wide "Understanding MS Research" footer, recognised by how they open.
+FOOTER_HEADINGS = {"understanding ms research"}
+FOOTER_OPENINGS = (
+    "whether you've recently been diagnosed",
+    "however, not all research is created equal",
+    "by presenting a wide range of ms-focused studies",
+)
+# Labels of the page's rating widgets, which carry no text of their own.
+WIDGET_LABELS = {"credibility", "interest"}
+JOURNAL = re.compile(r"journals like (?P<journal>.+?)(?:\.\s+\w+)?\s+often range", re.I)
+
+# ---- chunk sizes (characters) ----------------------------------------------------------------
+SHORT_PARAGRAPH = 200
+MAX_CHUNK = 700
+
+ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "Dr.", "approx.", "Fig.", "No.", "St.")
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"”']?\s+(?=[\"“(A-Z0-9])")
+
+
+class UnreadableDocument(ValueError):
+    """A corpus file that is not UTF-8 text."""
+
+
+@dataclass
+class CleanDocument:
+    source: str
+    title: str
+    kind: str
+    journal: str | None
+    credibility: str
+    promotional: bool
+    paragraphs: list[tuple[str, str]]  # (section heading, paragraph text)
+    content_hash: str
+    extra: dict = field(default_factory=dict)
+
+
+def _normalise(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ").replace("\ufeff", "")
+    text = READ_MORE.sub("\nRead More\n", text)
+    # FAQ-style pages glue a question to its answer: "...in MS?Physical therapy can..."
+    text = re.sub(r"\?(?=[A-Z])", "?\n", text)
+    return text
+
+
+def _fold(line: str) -> str:
+    return line.strip().lower().replace("’", "'")
+
+
+def _is_heading(line: str) -> bool:
+    return len(line) <= 60 and len(line.split()) <= 8 and not line.rstrip().endswith((".", ":", ";", ","))
+
+
+def _is_headline(line: str) -> bool:
+    """A teaser's headline: short and not a sentence."""
+    return len(line) <= 120 and not line.rstrip().endswith((".", ":", ";", ","))
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split prose into sentences without breaking on common abbreviations."""
+    protected = text
+    for i, abbr in enumerate(ABBREVIATIONS):
+        protected = protected.replace(abbr, f"\x00{i}\x00")
+    parts = [p.strip() for p in SENTENCE_END.split(protected) if p.strip()]
+    restored = []
+    for part in parts:
+        for i, abbr in enumerate(ABBREVIATIONS):
+            part = part.replace(f"\x00{i}\x00", abbr)
+        restored.append(part)
+    return restored
+
+
+def strip_boilerplate(text: str) -> tuple[list[str], str | None]:
+    """Return the content lines of a scraped page and the journal its footer names, if any."""
+    lines = [ln.strip() for ln in _normalise(text).split("\n")]
+    lines = [ln for ln in lines if ln]
+    journal = None
+    drop = set()
+    for i, line in enumerate(lines):
+        folded = _fold(line)
+        if folded in TEASER_HEADINGS or folded in FOOTER_HEADINGS:
+            drop.add(i)
+        elif folded.startswith(FOOTER_OPENINGS):
+            drop.add(i)
+            match = JOURNAL.search(line)
+            if match and journal is None:
+                journal = match.group("journal").strip()
+        elif DATE_LINE.match(line):
+            drop.add(i)
+            # the teaser's excerpt follows the date, its headline (often printed twice) precedes it
+            if i + 1 < len(lines) and not DATE_LINE.match(lines[i + 1]):
+                drop.add(i + 1)
+            j = i - 1
+            while j >= 0 and j not in drop and _is_headline(lines[j]):
+                drop.add(j)
+                j -= 1
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        if i in drop or _fold(line) in WIDGET_LABELS:
+            continue
+        if kept and _fold(kept[-1]) == _fold(line):  # duplicated title lines
+            continue
+        kept.append(line)
+    return kept, journal
+
+
+def read_text(path: Path) -> str:
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise UnreadableDocument(f"{path.name}: looks like a binary file, not text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableDocument(f"{path.name}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
+
+
+def load_catalog(corpus_dir: Path) -> dict[str, dict]:
+    path = corpus_dir / CATALOG_FILE
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: invalid TOML: {exc}") from exc
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    return sorted(p for p in corpus_dir.iterdir() if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+
+
+def clean_document(source: str, text: str, entry: dict | None = None) -> CleanDocument:
+    entry = entry or {}
+    lines, journal = strip_boilerplate(text)
+    journal = entry.get("journal") or journal
+    title = entry.get("title")
+    if lines and not title and len(lines[0]) <= 150:
+        title = lines[0]
+    if lines and lines[0] == title and not title.endswith("."):
+        lines = lines[1:]  # a headline, not a sentence of the text
+    title = title or Path(source).stem
+    kind = entry.get("kind", "research summary")
+    body = "\n".join(lines)
+    label, promotional = credibility.assess(body, kind=kind, journal=journal, study=entry.get("study"))
+    paragraphs: list[tuple[str, str]] = []
+    section = ""
+    for line in lines:
+        if _is_heading(line) and line != title:
+            section = line
+            continue
+        paragraphs.append((section, line))
+    digest = hashlib.sha256(
+        (text + json.dumps(entry, sort_keys=True, default=str) + credibility.RULES_VERSION).encode()
+    ).hexdigest()
+    return CleanDocument(source, title, kind, journal, label, promotional, paragraphs, digest)
+
+
+def _move_trailing_questions(paragraphs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A question closing a paragraph usually opens the next one (FAQ pages); move it there."""
+    out: list[tuple[str, str]] = []
+    carry = ""
+    for section, text in paragraphs:
+        if carry:
+            text = f"{carry} {text}"
+            carry = ""
+        sentences = split_sentences(text)
+        if len(sentences) > 1 and sentences[-1].endswith("?"):
+            carry = sentences[-1]
+            text = " ".join(sentences[:-1])
+        out.append((section, text))
+    if carry:
+        out.append((out[-1][0] if out else "", carry))
+    return out
+
+
+def chunk_paragraphs(paragraphs: list[tuple[str, str]], max_chars: int = MAX_CHUNK) -> list[tuple[str, str]]:
+    """Chunks of whole sentences: a paragraph each, short ones merged, long ones split at sentences."""
+    pieces: list[tuple[str, str]] = []
+    for section, text in _move_trailing_questions(paragraphs):
+        if len(text) <= max_chars:
+            pieces.append((section, text))
+            continue
+        current = ""
+        for sentence in split_sentences(text):
+            if current and len(current) + 1 + len(sentence) > max_chars:
+                pieces.append((section, current))
+                current = sentence
+            else:
+                current = f"{current} {sentence}".strip()
+        if current:
+            pieces.append((section, current))
+    chunks: list[tuple[str, str]] = []
+    for section, text in pieces:
+        if (
+            chunks
+            and chunks[-1][0] == section
+            and len(chunks[-1][1]) < SHORT_PARAGRAPH
+            and len(chunks[-1][1]) + 1 + len(text) <= max_chars
+        ):
+            chunks[-1] = (section, f"{chunks[-1][1]} {text}")
+        else:
+            chunks.append((section, text))
+    return chunks
+
+
+def to_documents(doc: CleanDocument) -> list[Document]:
+    documents = []
+    for i, (section, text) in enumerate(chunk_paragraphs(doc.paragraphs)):
+        metadata = {
+            "source": doc.source,
+            "chunk": i,
+            "chunk_id": f"{doc.source}#{i}",
+            "title": doc.title,
+            "section": section,
+            "kind": doc.kind,
+            "journal": doc.journal or "",
+            "credibility": doc.credibility,
+            "promotional": doc.promotional,
+            "doc_hash": doc.content_hash,
+        }
+        documents.append(Document(page_content=text, metadata=metadata, id=metadata["chunk_id"]))
+    return documents
+
+
+def load_corpus(corpus_dir: Path) -> tuple[list[CleanDocument], list[str]]:
+    """Clean every readable document; unreadable ones are skipped with a warning and reported."""
+    catalog = load_catalog(corpus_dir)
+    docs, skipped = [], []
+    for path in corpus_files(corpus_dir):
+        try:
+            text = read_text(path)
+        except (UnreadableDocument, OSError) as exc:
+            log.warning("skipped %s", exc)
+            skipped.append(str(exc))
+            continue
+        if not text.strip():
+            log.warning("skipped %s: empty file", path.name)
+            skipped.append(f"{path.name}: empty file")
+            continue
+        docs.append(clean_document(path.name, text, catalog.get(path.name)))
+    return docs, skipped

@@ -1,0 +1,134 @@
+"""Retrieve: hybrid search over the index, dense (chromadb) + BM25 (bm25s), fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from .index import Index, embedding_text
+
+Mode = Literal["hybrid", "dense", "bm25"]
+RRF_K = 60
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below between both
+    but by can could did do does doing don down during each few for from further had has have having he her here hers
+    herself him himself his how i if in into is it its itself just let me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours yourself yourselves get gets got also may might much many really
+    tell know thing things lately s t re ve ll d m one well""".split()
+)
+TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: enough to match plurals and simple verb forms."""
+    for suffix, min_len in (("ies", 5), ("ing", 6), ("ed", 5), ("es", 5), ("s", 4)):
+        if word.endswith(suffix) and len(word) >= min_len and not word.endswith("ss"):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def tokenize(text: str) -> list[str]:
+    return [stem(t) for t in TOKEN.findall(text.lower().replace("’", "'")) if t not in STOPWORDS]
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:
+    """Fuse ranked id lists: score(d) = sum over lists of 1 / (k + rank), rank counted from 1."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, doc_id in enumerate(ranking, start=1):
+            scores[doc_id] = scores.get(doc_id, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+
+
+@dataclass
+class Hit:
+    document: Document
+    score: float  # the fused score (or the single list's score outside hybrid mode)
+    dense: float | None  # cosine similarity, when the dense list ranked it
+    bm25: float | None
+
+    @property
+    def id(self) -> str:
+        return self.document.id
+
+
+class HybridSearch:
+    """Holds the chunk texts and a BM25 index in memory; dense search goes to chromadb."""
+
+    def __init__(self, index: Index):
+        import bm25s
+
+        self.index = index
+        self.chunks = index.all_chunks()
+        self.by_id = {d.id: d for d in self.chunks}
+        tokens = [tokenize(embedding_text(d)) for d in self.chunks]
+        self.doc_freq = Counter(t for toks in tokens for t in set(toks))
+        self.bm25 = bm25s.BM25()
+        if self.chunks:
+            self.bm25.index(tokens, show_progress=False)
+
+    def idf(self, token: str) -> float:
+        n = max(len(self.chunks), 1)
+        return math.log(1 + (n - self.doc_freq.get(token, 0) + 0.5) / (self.doc_freq.get(token, 0) + 0.5))
+
+    def dense(self, vector: list[float], k: int) -> list[tuple[str, float]]:
+        if not self.chunks:
+            return []
+        got = self.index.collection.query(query_embeddings=[vector], n_results=min(k, len(self.chunks)), include=["distances"])
+        return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0])]
+
+    def sparse(self, query_tokens: list[str], k: int) -> list[tuple[str, float]]:
+        known = [t for t in query_tokens if t in self.doc_freq]
+        if not known or not self.chunks:
+            return []
+        scores = self.bm25.get_scores(known)
+        top = np.argsort(-scores)[:k]
+        return [(self.chunks[i].id, float(scores[i])) for i in top if scores[i] > 0]
+
+    def search(self, query: str, vectors: list[list[float]], k: int, candidates: int, mode: Mode = "hybrid") -> list[Hit]:
+        """Rank chunks for a query. The dense ranking takes each chunk's best similarity over the query
+        vectors (the question, and its vocabulary expansion when there is one); BM25 ranks the expanded
+        text; hybrid mode fuses the two rankings by reciprocal rank fusion."""
+        dense_map: dict[str, float] = {}
+        if mode != "bm25":
+            for vector in vectors:
+                for i, sim in self.dense(vector, candidates):
+                    dense_map[i] = max(sim, dense_map.get(i, -1.0))
+        dense = sorted(dense_map.items(), key=lambda kv: kv[1], reverse=True)[:candidates]
+        sparse = self.sparse(tokenize(query), candidates) if mode != "dense" else []
+        sparse_map = dict(sparse)
+        if mode == "hybrid":
+            fused = reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in sparse]])
+        else:
+            fused = dense if mode == "dense" else sparse
+        return [
+            Hit(self.by_id[i], score, dense_map.get(i), sparse_map.get(i)) for i, score in fused[:k] if i in self.by_id
+        ]
+
+
+class MSRetriever(BaseRetriever):
+    """LangChain retriever over the hybrid search, for use in chains and the benchmark."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    search: HybridSearch
+    embed_query: object
+    k: int = 4
+    candidates: int = 8
+    mode: Mode = "hybrid"
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        vectors = [self.embed_query(query)] if self.mode != "bm25" else []
+        hits = self.search.search(query, vectors, self.k, self.candidates, self.mode)
+        return [Document(page_content=h.document.page_content, metadata={**h.document.metadata, "score": h.score}, id=h.id) for h in hits]

@@ -1,0 +1,82 @@
+"""Safety: notices, scope, personal decisions and source cautions. Triage lives in triage.py.
+
+Every text and word list comes from rules/*.toml so that a clinician can review them without reading code.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .config import Settings
+from .vocabulary import Vocabulary
+
+RULES = Path(__file__).with_name("rules")
+
+
+@lru_cache
+def _load(name: str) -> dict:
+    return tomllib.loads((RULES / name).read_text(encoding="utf-8"))
+
+
+def texts() -> dict:
+    return _load("notices.toml")
+
+
+def scope_rules() -> dict:
+    return _load("scope.toml")
+
+
+@dataclass(frozen=True)
+class Notices:
+    care_team: str
+    red_flags: str
+
+
+def notices(settings: Settings) -> Notices:
+    t = texts()
+    return Notices(
+        care_team=t["care_team"],
+        red_flags=t["red_flags"].format(emergency_number=settings.emergency_number),
+    )
+
+
+def _fold(message: str) -> str:
+    words = re.findall(r"[a-z0-9]+(?:[-'][a-z0-9]+)*", message.lower().replace("’", "'"))
+    return " " + " ".join(words) + " "
+
+
+def _contains(folded: str, phrases: list[str]) -> bool:
+    return any(f" {p}" in folded for p in phrases)
+
+
+def is_health_related(message: str, vocab: Vocabulary) -> bool:
+    folded = _fold(vocab.correct(message))
+    if _contains(folded, scope_rules()["health_terms"]):
+        return True
+    if vocab.find_drugs(message):
+        return True
+    return any(f" {phrase} " in folded for phrase in vocab.lay)
+
+
+def is_off_topic_request(message: str) -> bool:
+    """A task the assistant does not do (poems, code...) or a topic plainly unrelated to health."""
+    folded = _fold(message)
+    return _contains(folded, scope_rules()["off_topic_tasks"]) or _contains(folded, scope_rules()["off_topic"])
+
+
+def is_personal_decision(message: str) -> bool:
+    return _contains(_fold(message), scope_rules()["personal_decision"])
+
+
+def promotional_caution(citation_ids: list[int]) -> str:
+    markers = ", ".join(f"[{i}]" for i in citation_ids)
+    return texts()["promotional"].format(markers=markers)
+
+
+def no_coverage_text(topic: str | None) -> str:
+    t = texts()
+    return t["no_coverage"].format(topic=topic or t["no_coverage_topic"])

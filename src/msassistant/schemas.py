@@ -1,0 +1,68 @@
+"""The HTTP contract, shared by the API, the CLI and the service."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+
+Category = Literal["answer", "no_coverage", "out_of_scope", "urgent"]
+MAX_MESSAGE_CHARS = 2000
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    message: StrictStr = Field(description="The question, 1 to 2,000 characters.")
+    session_id: StrictStr | None = Field(default=None, description="Continue this conversation; null starts one.")
+
+    @field_validator("message")
+    @classmethod
+    def _message(cls, value: str) -> str:
+        value = value.replace("\x00", "")
+        if not value.strip():
+            raise ValueError("message is empty: type a question")
+        if len(value) > MAX_MESSAGE_CHARS:
+            raise ValueError(f"message is {len(value)} characters long; the limit is {MAX_MESSAGE_CHARS}")
+        return value.strip()
+
+    @field_validator("session_id")
+    @classmethod
+    def _session(cls, value: str | None) -> str | None:
+        if value is not None and not SESSION_ID.match(value):
+            raise ValueError("session_id must be 8-64 letters, digits, '-' or '_'")
+        return value
+
+
+class CitationOut(BaseModel):
+    id: int
+    source: str
+    title: str
+    passage: str
+    score: float
+    kind: str
+    credibility: str
+
+
+class Safety(BaseModel):
+    urgent: str | None
+    care_team: str
+    red_flags: str
+
+
+class ChatReply(BaseModel):
+    session_id: str
+    turn_id: str
+    category: Category
+    answer: str
+    citations: list[CitationOut]
+    safety: Safety
+    follow_ups: list[str] = Field(default_factory=list)
+
+
+class FeedbackRequest(BaseModel):
+    turn_id: StrictStr = Field(min_length=1, max_length=64)
+    rating: Literal["up", "down"]
+    comment: StrictStr | None = Field(default=None, max_length=2000)

@@ -1,0 +1,102 @@
+"""The reviewed MS vocabulary: lay words, misspellings and drug names, used to expand queries.
+
+The data lives in rules/vocabulary.toml; this module only applies it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+VOCAB_PATH = Path(__file__).with_name("rules") / "vocabulary.toml"
+MARKUP = re.compile(r"<[^<>]{0,200}>")
+WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+
+
+@dataclass(frozen=True)
+class Drug:
+    generic: str
+    names: tuple[str, ...]  # generic first, then brands, all lower case
+    corpus_terms: tuple[str, ...]
+
+
+@dataclass
+class Expansion:
+    text: str  # the message with misspellings corrected
+    added: list[str] = field(default_factory=list)  # clinical terms added to the query
+    drugs: list[Drug] = field(default_factory=list)  # drugs named in the message
+
+    @property
+    def query(self) -> str:
+        return " ".join([self.text, *self.added])
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    lay: dict[str, tuple[str, ...]]
+    misspellings: dict[str, str]
+    drugs: tuple[Drug, ...]
+
+    @classmethod
+    def load(cls, path: Path = VOCAB_PATH) -> "Vocabulary":
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        drugs = tuple(
+            Drug(
+                generic=generic,
+                names=tuple(n.lower() for n in [generic, *entry.get("brands", [])]),
+                corpus_terms=tuple(t.lower() for t in entry.get("corpus", [generic])),
+            )
+            for generic, entry in data["drugs"].items()
+        )
+        lay = {k.lower(): tuple(v) for k, v in data["lay"].items()}
+        return cls(lay=lay, misspellings={k.lower(): v for k, v in data["misspellings"].items()}, drugs=drugs)
+
+    @property
+    def drug_names(self) -> dict[str, Drug]:
+        return {name: d for d in self.drugs for name in d.names}
+
+    def correct(self, text: str) -> str:
+        def fix(match: re.Match) -> str:
+            return self.misspellings.get(match.group(0).lower(), match.group(0))
+
+        return re.sub(r"[A-Za-z]+", fix, text)
+
+    def find_drugs(self, text: str) -> list[Drug]:
+        """Drugs named in the text by generic or brand name, tolerating small misspellings."""
+        folded = text.lower().replace("’", "'")
+        names = self.drug_names
+        found: list[Drug] = []
+        for name, drug in names.items():
+            if re.search(rf"(?<![a-z]){re.escape(name)}(?![a-z])", folded) and drug not in found:
+                found.append(drug)
+        single = {n: d for n, d in names.items() if " " not in n and len(n) >= 6}
+        for word in WORD.findall(folded):
+            if len(word) < 6 or word in names:
+                continue
+            close = difflib.get_close_matches(word, single, n=1, cutoff=0.84)
+            if close and single[close[0]] not in found:
+                found.append(single[close[0]])
+        return found
+
+    def expand(self, message: str) -> Expansion:
+        # markup is kept as text in the log and the reply, but tag names are not words of the question
+        text = re.sub(r"\s+", " ", MARKUP.sub(" ", self.correct(message))).strip()
+        folded = " " + " ".join(WORD.findall(text.lower().replace("’", "'"))) + " "
+        added: list[str] = []
+        for phrase, terms in self.lay.items():
+            if f" {phrase} " in folded:
+                added += [t for t in terms if t not in added]
+        drugs = self.find_drugs(text)
+        for drug in drugs:
+            if drug.generic not in folded and drug.generic not in added:
+                added.append(drug.generic)
+        return Expansion(text=text, added=added, drugs=drugs)
+
+
+@lru_cache
+def vocabulary() -> Vocabulary:
+    return Vocabulary.load()
