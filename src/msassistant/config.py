@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     llm_timeout: float = 20.0
 
     max_message_chars: int = 2000
+    rate_limit: str = "120/minute"  # per client address, on the chat endpoints
     allowed_origins: Annotated[list[str], NoDecode] = ["http://127.0.0.1:8000", "http://localhost:8000"]
 
     @field_validator("allowed_origins", mode="before")

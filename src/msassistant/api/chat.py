@@ -10,19 +10,19 @@ from sse_starlette.sse import EventSourceResponse
 
 from ..schemas import ChatReply, ChatRequest, FeedbackRequest
 from .deps import AssistantDep
-from .limits import limiter
+from .limits import chat_limit, limiter
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
 
 @router.post("/chat", response_model=ChatReply)
-@limiter.limit("60/minute")
+@limiter.limit(chat_limit)
 async def chat(request: Request, body: ChatRequest, assistant: AssistantDep) -> ChatReply:
     return await run_in_threadpool(assistant.reply, body.message, body.session_id)
 
 
 @router.post("/chat/stream")
-@limiter.limit("60/minute")
+@limiter.limit(chat_limit)
 async def chat_stream(request: Request, body: ChatRequest, assistant: AssistantDep):
     async def events():
         try:
