@@ -86,7 +86,8 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes (each loads the model once).")] = 1,
 ) -> None:
     """Serve the API, the widget and a demo page; builds the index first when it is missing or stale."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("msassistant").setLevel(logging.INFO)
     import uvicorn
 
     from .embeddings import EmbeddingModelError
