@@ -33,7 +33,7 @@ TOKEN = re.compile(r"[a-z0-9]+")
 
 def stem(word: str) -> str:
     """A light suffix stripper: enough to match plurals and simple verb forms."""
-    for suffix, min_len in (("ies", 5), ("ing", 6), ("ed", 5), ("es", 5), ("s", 4)):
+    for suffix, min_len in (("ies", 5), ("ing", 6), ("ed", 5), ("s", 4)):
         if word.endswith(suffix) and len(word) >= min_len and not word.endswith("ss"):
             return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
     return word

@@ -1,0 +1,51 @@
+"""Citation integrity: every [n] resolves, every passage is an indexed chunk, every sentence is in its passage."""
+
+import re
+
+import pytest
+
+from msassistant.ingest import split_sentences
+
+QUESTIONS = [
+    "What side effects did people get from ITMTX?",
+    "Is azathioprine better than interferon beta at preventing relapses?",
+    "What did researchers find about iron in the thalamus?",
+    "What is remyelination therapy and how does it work?",
+    "Can vitamin D or omega-3 supplements help with MS?",
+    "Heat makes my symptoms worse. What can I do about it?",
+    "What helps with depression or memory problems in MS?",
+    "Which blood tests are done while on MS treatment?",
+    "What does the EDSS score measure?",
+    "How often should I have neurological check-ups and MRI scans?",
+]
+
+
+@pytest.fixture(scope="module")
+def indexed(assistant):
+    return {c.id: c.page_content for c in assistant.index.all_chunks()}
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_citations_are_exact_and_complete(assistant, indexed, question):
+    reply = assistant.reply(question)
+    assert reply.category == "answer"
+    ids = [c.id for c in reply.citations]
+    assert ids == list(range(1, len(ids) + 1))
+    markers = {int(m) for m in re.findall(r"\[(\d+)\]", reply.answer)}
+    assert markers == set(ids)  # every marker resolves, every citation is used
+    for c in reply.citations:
+        assert c.passage in indexed.values()
+        assert c.kind and c.credibility and c.title and c.source.endswith(".txt")
+    body = reply.answer.split(reply.safety.care_team)[0]
+    for sentence, n in re.findall(r"(.+?) \[(\d+)\](?:\s|$)", body):
+        sentence = sentence.strip()
+        if sentence.startswith("Caution:"):
+            continue
+        passage = reply.citations[int(n) - 1].passage
+        assert sentence in split_sentences(passage), (sentence, passage)
+
+
+def test_answers_never_repeat_a_question_as_a_claim(assistant):
+    reply = assistant.reply("How can lifestyle adjustments slow disease progression?")
+    body = reply.answer.split(reply.safety.care_team)[0]
+    assert not re.search(r"\? \[\d+\]", body)

@@ -1,0 +1,68 @@
+"""The default embedding model: real, offline, hash-verified; other models by one setting."""
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from msassistant.embeddings import (
+    BUNDLED_SHA256, EmbeddingModelError, SentenceTransformerEmbeddings, bundled_model_dir, verify_bundled_model,
+)
+
+
+def test_default_model_is_real_and_offline(embeddings):
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    vec = embeddings.embed_query("MS fatigue")
+    assert len(vec) == 384
+    assert math.isclose(sum(v * v for v in vec), 1.0, rel_tol=1e-4)
+    a, b, c = embeddings.embed_documents(["tired all the time", "fatigue and exhaustion", "pizza in Chicago"])
+    dot = lambda x, y: sum(i * j for i, j in zip(x, y))  # noqa: E731
+    assert dot(a, b) > dot(a, c)  # a real pretrained model, not random vectors
+    assert embeddings.label == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_bundled_weights_match_upstream_hash():
+    verify_bundled_model(bundled_model_dir())
+
+
+def test_tampered_weights_refused(tmp_path):
+    copy = tmp_path / "model"
+    shutil.copytree(bundled_model_dir(), copy)
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(EmbeddingModelError, match="MSA_EMBEDDING_MODEL.*sha256"):
+        verify_bundled_model(copy)
+    with pytest.raises(EmbeddingModelError, match="sha256"):
+        verify_bundled_model(bundled_model_dir(), expected="0" * 64)
+    assert BUNDLED_SHA256.startswith("53aa5117")
+
+
+def test_other_model_by_local_path(tmp_path):
+    copy = tmp_path / "my-model"
+    shutil.copytree(bundled_model_dir(), copy)
+    emb = SentenceTransformerEmbeddings(str(copy))
+    assert len(emb.embed_query("relapse")) == 384 and emb.label == str(copy)
+
+
+def test_unloadable_model_is_a_clear_error_without_waiting():
+    emb = SentenceTransformerEmbeddings("BAAI/bge-small-en-v1.5-not-downloaded")
+    start = time.monotonic()
+    with pytest.raises(EmbeddingModelError, match="MSA_EMBEDDING_MODEL='BAAI/bge-small-en-v1.5-not-downloaded'"):
+        emb.embed_query("x")
+    assert time.monotonic() - start < 30  # never waits on a model hub
+
+
+def test_cli_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys; from typer.testing import CliRunner; from msassistant.cli import app; "
+        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
+        "heavy = [m for m in ('torch', 'chromadb', 'sentence_transformers', 'fastapi') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -1,0 +1,85 @@
+"""Incremental ingest into a real chromadb in a temporary folder."""
+
+import shutil
+
+import pytest
+
+from conftest import CORPUS
+
+
+@pytest.fixture
+def corpus_copy(tmp_path):
+    target = tmp_path / "corpus"
+    shutil.copytree(CORPUS, target)
+    return target
+
+
+def test_incremental_ingest(fresh_assistant, corpus_copy):
+    bot = fresh_assistant(corpus_dir=corpus_copy)
+    first = bot.ensure_index()
+    assert len(first.added) == 5 and first.chunks_embedded == bot.index.count() > 20
+
+    again = bot.ensure_index()
+    assert again.unchanged == sorted(p.name for p in corpus_copy.glob("*.txt"))
+    assert again.chunks_embedded == 0 and not again.changed
+
+    changed = corpus_copy / "003_5ad99458e9dfddf9.txt"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\nA new sentence about thalamic iron and fatigue.\n", encoding="utf-8")
+    (corpus_copy / "005_new.txt").write_text("Cooling vests help some people with heat-sensitive MS symptoms.", encoding="utf-8")
+    (corpus_copy / "000_020e82a42c733ae6.txt").unlink()
+    report = bot.ensure_index()
+    assert report.updated == ["003_5ad99458e9dfddf9.txt"]
+    assert report.added == ["005_new.txt"]
+    assert report.removed == ["000_020e82a42c733ae6.txt"]
+    assert len(report.unchanged) == 3
+    sources = {c.metadata["source"] for c in bot.index.all_chunks()}
+    assert "000_020e82a42c733ae6.txt" not in sources and "005_new.txt" in sources
+    reply = bot.reply("Do cooling vests help with heat?")
+    assert any(c.source == "005_new.txt" for c in reply.citations)
+
+
+def test_catalog_change_relabels_document(fresh_assistant, corpus_copy):
+    bot = fresh_assistant(corpus_dir=corpus_copy)
+    bot.ensure_index()
+    catalog = corpus_copy / "catalog.toml"
+    catalog.write_text(catalog.read_text(encoding="utf-8").replace(
+        '["001_fa889e840cef5881.txt"]\nkind = "treatment guide"', '["001_fa889e840cef5881.txt"]\nkind = "research summary"'),
+        encoding="utf-8")
+    report = bot.ensure_index()
+    assert report.updated == ["001_fa889e840cef5881.txt"]
+
+
+def test_unreadable_file_skipped_rest_ingests(fresh_assistant, corpus_copy):
+    (corpus_copy / "scan.txt").write_bytes(b"\x00\x01\x02binary")
+    (corpus_copy / "bad.txt").write_bytes(b"caf\xe9 \xff\xfe")
+    bot = fresh_assistant(corpus_dir=corpus_copy)
+    report = bot.ensure_index()
+    assert len(report.added) == 5 and len(report.skipped) == 2
+
+
+def test_model_change_rebuilds(fresh_assistant, corpus_copy, embeddings):
+    from msassistant.index import Index
+
+    bot = fresh_assistant(corpus_dir=corpus_copy)
+    bot.ensure_index()
+    other = Index(bot.settings, embeddings, "another/model")
+    report = other.sync(*__import__("msassistant.ingest", fromlist=["x"]).load_corpus(corpus_copy))
+    assert report.rebuilt and len(report.added) == 5
+    assert other.built_with() == "another/model"
+
+
+def test_missing_corpus_is_clear(fresh_assistant, tmp_path):
+    bot = fresh_assistant(corpus_dir=tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="MSA_CORPUS_DIR"):
+        bot.ensure_index()
+
+
+def test_empty_index_is_a_clear_error(fresh_assistant, tmp_path):
+    bot = fresh_assistant(corpus_dir=tmp_path)
+    with pytest.raises(RuntimeError, match="msassistant ingest"):
+        bot.reply("What helps MS fatigue?")
+
+
+def test_short_collection_name_rejected(fresh_assistant):
+    with pytest.raises(ValueError, match="3 or more"):
+        fresh_assistant(collection="ms")
