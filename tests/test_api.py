@@ -1,0 +1,113 @@
+"""The HTTP contract and its 422s, through FastAPI's test client on the real assistant."""
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from msassistant.api import create_app
+
+
+@pytest.fixture(scope="module")
+def client(assistant):
+    with TestClient(create_app(assistant.settings, assistant)) as c:
+        yield c
+
+
+def check_contract(body: dict) -> None:
+    assert set(body) >= {"session_id", "turn_id", "category", "answer", "citations", "safety"}
+    assert body["category"] in {"answer", "no_coverage", "out_of_scope", "urgent"}
+    assert isinstance(body["session_id"], str) and isinstance(body["turn_id"], str)
+    safety = body["safety"]
+    assert set(safety) == {"urgent", "care_team", "red_flags"}
+    assert safety["care_team"] in body["answer"] and safety["red_flags"] in body["answer"]
+    assert body["answer"].rstrip().endswith(safety["red_flags"])
+    for c in body["citations"]:
+        assert set(c) == {"id", "source", "title", "passage", "score", "kind", "credibility"}
+        assert isinstance(c["id"], int) and isinstance(c["score"], float)
+
+
+def test_chat_contract(client):
+    r = client.post("/api/chat", json={"message": "How much do interferon beta and glatiramer acetate reduce relapses?"})
+    assert r.status_code == 200
+    body = r.json()
+    check_contract(body)
+    assert body["category"] == "answer" and body["safety"]["urgent"] is None
+    assert any("30-50%" in c["passage"] for c in body["citations"])
+    again = client.post("/api/chat", json={"message": "What are the side effects?", "session_id": body["session_id"]})
+    assert again.status_code == 200 and again.json()["session_id"] == body["session_id"]
+
+
+@pytest.mark.parametrize("payload, fragment", [
+    ({"message": ""}, "empty"),
+    ({"message": "   \n\t "}, "empty"),
+    ({"message": "x" * 2001}, "2000"),
+    ({"message": 123}, "string"),
+    ({"message": ["a"]}, "string"),
+    ({"message": "hi", "session_id": 5}, "string"),
+    ({"message": "hi", "session_id": "../../etc"}, "session_id"),
+    ({}, "message"),
+])
+def test_invalid_input_is_422_with_reason(client, payload, fragment):
+    r = client.post("/api/chat", json=payload)
+    assert r.status_code == 422
+    assert fragment.lower() in json.dumps(r.json()).lower()
+    assert "x" * 100 not in r.text  # huge input is not echoed back
+
+
+def test_malformed_json_is_422(client):
+    r = client.post("/api/chat", content=b'{"message": "hi"', headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and "JSON" in r.text
+
+
+def test_exactly_2000_characters_is_accepted(client):
+    r = client.post("/api/chat", json={"message": ("What helps fatigue? " * 100)[:2000]})
+    assert r.status_code == 200
+    check_contract(r.json())
+
+
+@pytest.mark.parametrize("message", [
+    "<script>alert('x')</script> what is MS?",
+    "\x00\x01 fatigue \u202e\u200b help",
+    "💊💊 does MS medication cause tiredness?? 😴",
+    "'; DROP TABLE turns; --",
+    "{{7*7}} ${7*7} %s %n",
+])
+def test_hostile_messages_get_normal_replies(client, message):
+    r = client.post("/api/chat", json={"message": message})
+    assert r.status_code == 200
+    check_contract(r.json())
+
+
+def test_health(client):
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok" and body["documents"] == 5 and body["chunks"] > 20
+    assert body["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_feedback_and_delete(client):
+    body = client.post("/api/chat", json={"message": "Does smoking make MS worse?"}).json()
+    assert client.post("/api/feedback", json={"turn_id": body["turn_id"], "rating": "down", "comment": "unclear"}).json() == {"ok": True}
+    assert client.post("/api/feedback", json={"turn_id": "nope", "rating": "up"}).status_code == 404
+    assert client.post("/api/feedback", json={"turn_id": body["turn_id"], "rating": "meh"}).status_code == 422
+    assert client.delete(f"/api/sessions/{body['session_id']}").json() == {"deleted": 1}
+    assert client.delete(f"/api/sessions/{body['session_id']}").json() == {"deleted": 0}
+
+
+def test_cors_allows_only_configured_origins(client, assistant):
+    allowed = assistant.settings.allowed_origins[0]
+    ok = client.options("/api/chat", headers={"Origin": allowed, "Access-Control-Request-Method": "POST"})
+    assert ok.headers.get("access-control-allow-origin") == allowed
+    bad = client.options("/api/chat", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in bad.headers
+
+
+def test_every_turn_is_logged(client, assistant):
+    body = client.post("/api/chat", json={"message": "What does the EDSS score measure?"}).json()
+    turns = assistant.logstore.history(body["session_id"])
+    assert len(turns) == 1
+    turn = turns[0]
+    assert turn.id == body["turn_id"] and turn.category == "answer" and turn.answer == body["answer"]
+    assert [c["source"] for c in turn.citations] == [c["source"] for c in body["citations"]]
+    assert all("chunk_id" in c and "score" in c for c in turn.citations)
+    assert any(step["step"] == "retrieve" for step in turn.steps)

@@ -1,0 +1,50 @@
+"""The command line: ingest with progress, ask --json, clear errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import CORPUS
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory):
+    home = tmp_path_factory.mktemp("cli-home")
+    return {**os.environ, "MSA_HOME": str(home), "MSA_CORPUS_DIR": str(CORPUS)}
+
+
+def run(env, *args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "msassistant.cli", *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_ingest_then_ask_json(cli_env):
+    first = run(cli_env, "ingest")
+    assert first.returncode == 0, first.stderr
+    assert "5 added" in first.stdout and "Embedding documents" in first.stderr  # progress bar
+    second = run(cli_env, "ingest", "--quiet")
+    assert "5 unchanged" in second.stdout and "0 chunks embedded" in second.stdout
+
+    asked = run(cli_env, "ask", "What is siponimod used for?", "--json")
+    assert asked.returncode == 0, asked.stderr
+    body = json.loads(asked.stdout)
+    assert body["category"] == "answer" and any("siponimod" in c["passage"] for c in body["citations"])
+    follow = run(cli_env, "ask", "Is it a pill?", "--json", "--session", body["session_id"])
+    assert json.loads(follow.stdout)["session_id"] == body["session_id"]
+
+    plain = run(cli_env, "ask", "What is siponimod used for?")
+    assert "[1]" in plain.stdout and "Sources:" in plain.stdout
+
+
+def test_ask_rejects_empty_question(cli_env):
+    result = run(cli_env, "ask", "   ")
+    assert result.returncode == 1 and "empty" in result.stderr
+
+
+def test_bad_model_setting_is_clear(cli_env, tmp_path):
+    env = {**cli_env, "MSA_HOME": str(tmp_path), "MSA_EMBEDDING_MODEL": str(tmp_path / "no-such-model")}
+    result = run(env, "ingest", "--quiet")
+    assert result.returncode == 1 and "MSA_EMBEDDING_MODEL" in result.stderr
+    assert "Traceback" not in result.stderr
