@@ -1,0 +1,705 @@
+/*
+ * msassistant website chat widget.
+ *
+ * Embed with one tag:
+ *   <script src="https://clinic.example/widget.js" data-api="" data-title="MS Assistant"
+ *           data-open="false" data-position="right"></script>
+ *
+ * Designed for people living with MS: large targets, a text-size control, plain wording,
+ * clear safety notices, full keyboard use and screen-reader friendly announcements.
+ * Everything lives in an open Shadow DOM so clinic-site styles and widget styles never mix.
+ * All user and server text is inserted as text (textContent / text nodes), never as HTML.
+ */
+(function () {
+  "use strict";
+
+  if (window.__msaWidgetLoaded) return; // the tag was included twice
+  window.__msaWidgetLoaded = true;
+
+  const script = document.currentScript || document.querySelector('script[src*="widget.js"]');
+  const scriptUrl = new URL(script ? script.src : "/widget.js", location.href);
+  const data = script ? script.dataset : {};
+
+  const config = {
+    api: (data.api || scriptUrl.origin).replace(/\/+$/, ""),
+    title: data.title || "MS Assistant",
+    openOnLoad: data.open === "true",
+    position: data.position === "left" ? "left" : "right",
+    cssUrl: new URL("widget.css", scriptUrl).href,
+  };
+
+  const STORE_KEY = "msa-widget:" + config.api;
+  const SIZE_KEY = "msa-widget:text-size";
+  const TEXT_SIZES = [
+    { scale: 1, name: "standard" },
+    { scale: 1.2, name: "large" },
+    { scale: 1.4, name: "larger" },
+    { scale: 1.65, name: "largest" },
+  ];
+  // Must match the full-screen media query in widget.css.
+  const fullScreen = window.matchMedia("(max-width: 640px), (max-height: 500px)");
+  const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
+
+  const state = { sessionId: null, turns: [], open: false, busy: false, controller: null, textSize: 0 };
+  const ui = {};
+  let idCounter = 0;
+
+  /* ---------- small DOM helpers (text only, never HTML) ---------- */
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "text") node.textContent = value;
+      else if (key === "class") node.className = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of [].concat(children || [])) {
+      if (child !== null && child !== undefined) node.append(child); // strings become text nodes
+    }
+    return node;
+  }
+
+  function nextId(prefix) {
+    idCounter += 1;
+    return "msa-" + prefix + "-" + idCounter;
+  }
+
+  // Small inline icons (decorative: hidden from assistive technology).
+  function icon(pathData, extraClass) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    svg.setAttribute("class", "msa-icon " + (extraClass || ""));
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", pathData);
+    svg.append(path);
+    return svg;
+  }
+  const ICON_CHAT = "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z";
+  const ICON_THUMB =
+    "M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 " +
+    "7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z";
+
+  function scrollBehavior() {
+    return reducedMotion.matches ? "auto" : "smooth";
+  }
+
+  /* ---------- storage (may be blocked by the browser: never fatal) ---------- */
+
+  function saveConversation() {
+    try {
+      const saved = { sessionId: state.sessionId, turns: state.turns, open: state.open };
+      sessionStorage.setItem(STORE_KEY, JSON.stringify(saved));
+    } catch (e) { /* storage unavailable: the conversation just won't survive a reload */ }
+  }
+
+  function loadConversation() {
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(STORE_KEY) || "null");
+      if (saved && Array.isArray(saved.turns)) return saved;
+    } catch (e) { /* ignore unreadable storage */ }
+    return null;
+  }
+
+  function loadTextSize() {
+    try {
+      const index = parseInt(localStorage.getItem(SIZE_KEY) || "0", 10);
+      return index >= 0 && index < TEXT_SIZES.length ? index : 0;
+    } catch (e) {
+      return 0;
+    }
+  }
+
+  /* ---------- building the widget ---------- */
+
+  function button(label, attrs, children) {
+    return el("button", Object.assign({ type: "button" }, attrs), children || label);
+  }
+
+  function buildUi() {
+    const host = el("msa-chat-widget");
+    const root = host.attachShadow({ mode: "open" }); // open so assistive tech and audits can see inside
+    const link = el("link", { rel: "stylesheet", href: config.cssUrl });
+    // Stay hidden until the stylesheet arrives, so the page never flashes unstyled controls.
+    ui.container = el("div", { class: "msa-root msa-" + config.position, hidden: true });
+    const reveal = () => { ui.container.hidden = false; };
+    link.addEventListener("load", reveal);
+    link.addEventListener("error", reveal);
+
+    ui.panelId = nextId("panel");
+    ui.launcher = button(null, {
+      class: "msa-launcher", "aria-expanded": "false", "aria-controls": ui.panelId,
+      onclick: () => openPanel(true),
+    }, [icon(ICON_CHAT), el("span", { text: "Ask about MS" })]);
+
+    ui.panel = buildPanel();
+    ui.container.append(ui.launcher, ui.panel);
+    root.append(link, ui.container);
+    document.body.append(host);
+  }
+
+  function buildPanel() {
+    const titleId = nextId("title");
+    const panel = el("div", {
+      class: "msa-panel", id: ui.panelId, role: "dialog", "aria-labelledby": titleId, hidden: true,
+      onkeydown: onPanelKeydown,
+    });
+    const toolbar = buildToolbar();
+    // On a phone (full screen) the toolbar folds away behind "Options" to leave room for reading.
+    ui.options = button("Options", {
+      class: "msa-btn msa-btn-header msa-options", "aria-expanded": "false", "aria-controls": toolbar.id,
+      onclick: () => showOptions(ui.options.getAttribute("aria-expanded") !== "true"),
+    });
+    const header = el("div", { class: "msa-header" }, [
+      el("h2", { class: "msa-title", id: titleId, text: config.title }),
+      el("div", { class: "msa-row" }, [
+        ui.options,
+        button("Close", { class: "msa-btn msa-btn-header", "aria-label": "Close chat", onclick: closePanel }),
+      ]),
+    ]);
+    panel.append(header, toolbar, buildConfirm(), buildConversation(), buildComposer());
+    return panel;
+  }
+
+  function showOptions(show) {
+    ui.options.setAttribute("aria-expanded", String(show));
+    ui.toolbar.classList.toggle("msa-toolbar-open", show);
+  }
+
+  function buildToolbar() {
+    const sizeLabelId = nextId("size-label");
+    // Visible words as well as the "A" glyphs, so the spoken name matches what is seen.
+    const sizeButton = (glyph, word, step) => button(null, { class: "msa-btn msa-btn-size", onclick: () => changeTextSize(step) },
+      [el("span", { class: "msa-glyph", text: glyph }), word]);
+    ui.smaller = sizeButton("A\u2212", "Smaller", -1);
+    ui.larger = sizeButton("A+", "Larger", 1);
+    ui.deleteButton = button("Delete my conversation", { class: "msa-btn msa-btn-danger", onclick: askDelete });
+    ui.toolbar = el("div", { class: "msa-toolbar", id: nextId("toolbar") }, [
+      el("div", { class: "msa-size", role: "group", "aria-labelledby": sizeLabelId }, [
+        el("span", { class: "msa-size-label", id: sizeLabelId, text: "Text size" }), ui.smaller, ui.larger,
+      ]),
+      button("Start over", { class: "msa-btn", onclick: startOver }),
+      ui.deleteButton,
+    ]);
+    return ui.toolbar;
+  }
+
+  // Inline, keyboard-accessible confirmation for deleting the conversation.
+  function buildConfirm() {
+    const textId = nextId("confirm-text");
+    ui.confirmCancel = button("Cancel, keep it", { class: "msa-btn", onclick: hideConfirm });
+    ui.confirmError = el("p", { class: "msa-error", hidden: true });
+    ui.confirm = el("div", { class: "msa-confirm", role: "group", "aria-labelledby": textId, hidden: true }, [
+      el("p", { id: textId, class: "msa-confirm-text",
+        text: "Delete this conversation? It will also be removed from the clinic's records. This cannot be undone." }),
+      el("div", { class: "msa-row" }, [
+        ui.confirmCancel,
+        button("Yes, delete it", { class: "msa-btn msa-btn-danger-solid", onclick: confirmDelete }),
+      ]),
+      ui.confirmError,
+    ]);
+    return ui.confirm;
+  }
+
+  function buildConversation() {
+    ui.status = el("p", { class: "msa-status", role: "status" });
+    ui.log = el("div", { class: "msa-log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Messages" });
+    // Streaming text is shown here but hidden from screen readers; the finished reply is then
+    // appended to the log once, so it is announced once instead of piece by piece.
+    ui.streamText = el("p", { class: "msa-text" });
+    ui.stream = el("div", { class: "msa-msg msa-bot msa-streaming", "aria-hidden": "true", hidden: true }, [
+      el("p", { class: "msa-who", text: config.title }),
+      el("p", { class: "msa-writing", text: "Writing an answer\u2026" }),
+      ui.streamText,
+    ]);
+    ui.srStatus = el("p", { class: "msa-sr-only", role: "status" });
+    ui.scroll = el("div", { class: "msa-scroll", role: "region", "aria-label": "Conversation", tabindex: "0" }, [
+      el("p", { class: "msa-intro", text: "Ask a question about living with MS. Answers come only from the clinic's reviewed " +
+        "library, with numbered sources you can open. This assistant does not replace your care team." }),
+      ui.status, ui.log, ui.stream, ui.srStatus,
+    ]);
+    return ui.scroll;
+  }
+
+  function buildComposer() {
+    const inputId = nextId("input");
+    const hintId = nextId("hint");
+    ui.input = el("textarea", { id: inputId, class: "msa-input", rows: "2", maxlength: "2000",
+      "aria-describedby": hintId, autocomplete: "off", onkeydown: onInputKeydown });
+    ui.send = el("button", { type: "submit", class: "msa-btn msa-btn-primary", text: "Send" });
+    return el("form", { class: "msa-composer", onsubmit: (event) => { event.preventDefault(); send(ui.input.value); } }, [
+      el("label", { class: "msa-label", for: inputId, text: "Your question" }),
+      el("div", { class: "msa-row" }, [ui.input, ui.send]),
+      el("p", { class: "msa-hint", id: hintId, text: "Enter sends. Shift + Enter adds a line." }),
+    ]);
+  }
+
+  /* ---------- rendering messages ---------- */
+
+  function renderUserMessage(text) {
+    return el("div", { class: "msa-msg msa-user" }, [
+      el("p", { class: "msa-who", text: "You" }),
+      el("p", { class: "msa-text msa-pre", text: text }),
+    ]);
+  }
+
+  function renderReply(turn) {
+    const reply = turn.data;
+    const safety = reply.safety || {};
+    const urgent = reply.category === "urgent";
+    const msg = el("div", { class: "msa-msg msa-bot" + (urgent ? " msa-urgent" : "") });
+    msg.append(el("p", { class: "msa-who", text: config.title }));
+    if (urgent) {
+      // role="alert" makes screen readers announce the urgent guidance at once.
+      msg.append(el("div", { class: "msa-alert", role: "alert" }, [
+        el("p", { class: "msa-alert-title", text: "Urgent" }),
+        el("p", { text: safety.urgent || "Please get medical help now." }),
+      ]));
+    }
+    const sources = renderSources(reply.citations || []);
+    msg.append(renderBody(bodyText(reply), sources.open));
+    if (sources.node) msg.append(sources.node);
+    msg.append(renderNotices(safety));
+    if (reply.follow_ups && reply.follow_ups.length) msg.append(renderFollowUps(reply.follow_ups));
+    if (reply.turn_id) msg.append(renderFeedback(turn));
+    return msg;
+  }
+
+  // The answer text without the safety notices, which are shown in their own blocks.
+  function bodyText(reply) {
+    const safety = reply.safety || {};
+    let text = reply.answer || "";
+    for (const notice of [safety.urgent, safety.care_team, safety.red_flags]) {
+      if (notice) text = text.split(notice).join("");
+    }
+    return text.trim();
+  }
+
+  const MARKER = /\[(\d+(?:\s*,\s*\d+)*)\]/g;
+
+  // Paragraphs of answer text, with [n] markers turned into buttons that open source n.
+  function renderBody(text, openSource) {
+    const body = el("div", { class: "msa-body" });
+    for (const paragraph of text.split(/\n{2,}/)) {
+      if (!paragraph.trim()) continue;
+      const p = el("p", { class: "msa-text msa-pre" });
+      let last = 0;
+      for (const match of paragraph.matchAll(MARKER)) {
+        const ids = match[1].split(",").map((s) => parseInt(s, 10));
+        if (!ids.every((id) => openSource.has(id))) continue; // not a known source: leave as text
+        // The marker stays on the same line as the word it follows.
+        const before = paragraph.slice(last, match.index);
+        const cut = before.search(/\S+\s*$/);
+        const split = cut === -1 ? before.length : cut;
+        const glued = el("span", { class: "msa-nowrap" }, before.slice(split).replace(/\s+$/, "\u00a0"));
+        for (const id of ids) {
+          glued.append(button("[" + id + "]", { class: "msa-cite", "aria-label": "Show source " + id, onclick: openSource.get(id) }));
+        }
+        p.append(before.slice(0, split), glued);
+        last = match.index + match[0].length;
+      }
+      p.append(paragraph.slice(last));
+      body.append(p);
+    }
+    return body;
+  }
+
+  // The numbered source list; each source expands to its exact passage and labels.
+  function renderSources(citations) {
+    const open = new Map();
+    if (!citations.length) return { node: null, open: open };
+    const list = el("ol", { class: "msa-sources-list" });
+    for (const citation of citations) {
+      const detailsId = nextId("source");
+      const details = el("div", { class: "msa-source-details", id: detailsId, hidden: true }, [
+        el("p", { class: "msa-source-heading", text: "Passage" }),
+        el("blockquote", { class: "msa-passage msa-pre", text: citation.passage || "" }),
+        el("dl", { class: "msa-source-meta" }, [
+          el("dt", { text: "Source" }), el("dd", { text: citation.title || citation.source || "" }),
+          el("dt", { text: "Kind" }), el("dd", { class: "msa-kind", text: citation.kind || "unknown" }),
+          el("dt", { text: "Credibility" }), el("dd", { class: "msa-credibility", text: citation.credibility || "unknown" }),
+        ]),
+      ]);
+      const toggle = button(null, { class: "msa-source-toggle", "aria-expanded": "false", "aria-controls": detailsId }, [
+        el("span", { class: "msa-chevron", "aria-hidden": "true" }),
+        el("span", { class: "msa-source-num", text: "[" + citation.id + "]" }),
+        el("span", { class: "msa-source-title", text: citation.title || citation.source || "Source " + citation.id }),
+      ]);
+      const setOpen = (isOpen) => {
+        toggle.setAttribute("aria-expanded", String(isOpen));
+        details.hidden = !isOpen;
+      };
+      toggle.addEventListener("click", () => setOpen(toggle.getAttribute("aria-expanded") !== "true"));
+      const item = el("li", {}, [toggle, details]);
+      // A [n] marker jumps to source n: opened, focused and scrolled to the top of the view.
+      open.set(citation.id, () => {
+        setOpen(true);
+        toggle.focus({ preventScroll: true });
+        item.scrollIntoView({ block: "start", behavior: scrollBehavior() });
+      });
+      list.append(item);
+    }
+    const node = el("div", { class: "msa-sources" }, [el("h3", { class: "msa-sources-title", text: "Sources" }), list]);
+    return { node: node, open: open };
+  }
+
+  // The care-team notice and red-flag guidance, always visible under every reply.
+  function renderNotices(safety) {
+    const box = el("div", { class: "msa-notice", role: "note", "aria-label": "Safety information" });
+    box.append(el("p", { class: "msa-notice-title", text: "Important" }));
+    if (safety.care_team) box.append(el("p", { text: safety.care_team }));
+    if (safety.red_flags) box.append(el("p", { text: safety.red_flags }));
+    return box;
+  }
+
+  function renderFollowUps(questions) {
+    return el("div", { class: "msa-followups" }, [
+      el("p", { class: "msa-followups-title", text: "You could also ask:" }),
+      el("ul", {}, questions.map((q) => el("li", {}, button(q, { class: "msa-btn msa-btn-followup", onclick: () => send(q) })))),
+    ]);
+  }
+
+  // "Was this helpful?" with thumbs up/down, then an optional comment, then a thank-you.
+  function renderFeedback(turn) {
+    const box = el("div", { class: "msa-feedback" });
+    if (turn.feedback) {
+      box.append(el("p", { class: "msa-thanks", text: "Thanks for your feedback." }));
+      return box;
+    }
+    const questionId = nextId("fb");
+    const commentId = nextId("comment");
+    let rating = null;
+    const comment = el("textarea", { id: commentId, class: "msa-input", rows: "2", maxlength: "2000" });
+    const error = el("p", { class: "msa-error", hidden: true });
+    const form = el("form", { class: "msa-feedback-form", hidden: true }, [
+      el("label", { class: "msa-label", for: commentId, text: "Add a comment (optional)" }),
+      comment,
+      el("button", { type: "submit", class: "msa-btn msa-btn-primary", text: "Send feedback" }),
+      error,
+    ]);
+    const thumb = (value, label) => button(null, {
+      class: "msa-btn msa-thumb", "aria-pressed": "false",
+      onclick: (event) => {
+        rating = value;
+        for (const b of thumbs) b.setAttribute("aria-pressed", String(b === event.currentTarget));
+        form.hidden = false;
+        comment.focus();
+      },
+    }, [icon(ICON_THUMB, value === "down" ? "msa-flip" : ""), el("span", { text: label })]);
+    const thumbs = [thumb("up", "Helpful"), thumb("down", "Not helpful")];
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await postJson("/api/feedback", { turn_id: turn.data.turn_id, rating: rating, comment: comment.value.trim() || null });
+      } catch (err) {
+        error.textContent = "Sorry, your feedback could not be sent. " + err.message;
+        error.hidden = false;
+        return;
+      }
+      turn.feedback = rating;
+      saveConversation();
+      const thanks = el("p", { class: "msa-thanks", tabindex: "-1", text: "Thanks for your feedback." });
+      box.replaceChildren(thanks);
+      thanks.focus(); // the focused control was removed: keep keyboard focus in place
+    });
+    box.append(
+      el("div", { class: "msa-row", role: "group", "aria-labelledby": questionId }, [
+        el("span", { class: "msa-feedback-q", id: questionId, text: "Was this answer helpful?" }), ...thumbs,
+      ]),
+      form,
+    );
+    return box;
+  }
+
+  function renderError(text) {
+    return el("div", { class: "msa-msg msa-error-msg" }, [el("p", { class: "msa-who", text: "Problem" }), el("p", { text: text })]);
+  }
+
+  function renderTurn(turn) {
+    return turn.role === "user" ? renderUserMessage(turn.text) : renderReply(turn);
+  }
+
+  /* ---------- talking to the server ---------- */
+
+  async function errorMessage(res) {
+    if (res.status === 429) return "You have sent many questions in a short time. Please wait a minute, then try again.";
+    let detail = null;
+    try { detail = (await res.json()).detail; } catch (e) { /* not JSON */ }
+    if (Array.isArray(detail)) detail = detail.map((d) => (d && d.msg) || String(d)).join(" ");
+    if (typeof detail === "string" && detail) return detail;
+    return "The assistant is not available right now (error " + res.status + "). Please try again later.";
+  }
+
+  async function postJson(path, body, method) {
+    const res = await fetch(config.api + path, {
+      method: method || "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(await errorMessage(res));
+    return res.json();
+  }
+
+  // Sends the question to /api/chat/stream and reads server-sent events from the response
+  // body (EventSource cannot POST). Calls onDelta for each piece; resolves with the final reply.
+  async function streamChat(message, onDelta, signal) {
+    const res = await fetch(config.api + "/api/chat/stream", {
+      method: "POST", signal: signal,
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      body: JSON.stringify({ message: message, session_id: state.sessionId }),
+    });
+    if (!res.ok) throw new Error(await errorMessage(res));
+    let final = null;
+    await readEvents(res.body, (event, payload) => {
+      if (event === "delta") onDelta(payload.text || "");
+      else if (event === "final") final = payload;
+      else if (event === "error") throw new Error(payload.detail || "Something went wrong.");
+    });
+    if (!final) throw new Error("The answer was cut off. Please try again.");
+    return final;
+  }
+
+  async function readEvents(body, onEvent) {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      buffer += decoder.decode(value || new Uint8Array(), { stream: !done });
+      // Normalise line endings, but keep a trailing "\r" whose "\n" may come in the next chunk.
+      const pendingCr = !done && buffer.endsWith("\r");
+      buffer = (pendingCr ? buffer.slice(0, -1) : buffer).replace(/\r\n?/g, "\n") + (pendingCr ? "\r" : "");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) !== -1) {
+        handleEventBlock(buffer.slice(0, end), onEvent);
+        buffer = buffer.slice(end + 2);
+      }
+      if (done) {
+        if (buffer.trim()) handleEventBlock(buffer, onEvent);
+        return;
+      }
+    }
+  }
+
+  function handleEventBlock(block, onEvent) {
+    let event = "message";
+    const dataLines = [];
+    for (const line of block.split("\n")) {
+      if (!line || line.startsWith(":")) continue; // comments keep the connection alive
+      const colon = line.indexOf(":");
+      const field = colon === -1 ? line : line.slice(0, colon);
+      const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (field === "event") event = value;
+      else if (field === "data") dataLines.push(value);
+    }
+    if (dataLines.length) onEvent(event, JSON.parse(dataLines.join("\n")));
+  }
+
+  /* ---------- conversation actions ---------- */
+
+  function appendTurn(turn) {
+    state.turns.push(turn);
+    saveConversation();
+    const node = renderTurn(turn);
+    ui.log.append(node);
+    return node;
+  }
+
+  function setStatus(text) {
+    ui.status.textContent = text;
+  }
+
+  async function send(rawText) {
+    const text = (rawText || "").trim();
+    if (!text || state.busy) return;
+    state.busy = true;
+    ui.send.setAttribute("aria-disabled", "true");
+    setStatus("");
+    ui.input.value = "";
+    appendTurn({ role: "user", text: text }).scrollIntoView({ block: "start", behavior: scrollBehavior() });
+    showStream();
+    const controller = new AbortController();
+    state.controller = controller;
+    try {
+      const reply = await streamChat(text, addStreamText, controller.signal);
+      hideStream();
+      state.sessionId = reply.session_id || state.sessionId;
+      const node = appendTurn({ role: "bot", data: reply, feedback: null });
+      node.scrollIntoView({ block: "start", behavior: scrollBehavior() });
+    } catch (err) {
+      hideStream();
+      if (err.name === "AbortError") return; // the conversation was cleared on purpose
+      const reason = err instanceof TypeError // fetch() itself failed: offline or server unreachable
+        ? "The assistant could not be reached. Please check your internet connection and try again."
+        : err.message;
+      ui.log.append(renderError("Sorry, no answer this time. " + reason));
+      if (!ui.input.value) ui.input.value = text; // so the question need not be typed again
+    } finally {
+      if (state.controller === controller) state.controller = null;
+      state.busy = false;
+      ui.send.removeAttribute("aria-disabled");
+    }
+  }
+
+  function showStream() {
+    ui.streamText.textContent = "";
+    ui.stream.hidden = false;
+    ui.srStatus.textContent = "Writing an answer\u2026";
+  }
+
+  function addStreamText(piece) {
+    ui.streamText.append(piece);
+    ui.stream.scrollIntoView({ block: "end", behavior: "auto" });
+  }
+
+  function hideStream() {
+    ui.stream.hidden = true;
+    ui.streamText.textContent = "";
+    ui.srStatus.textContent = "";
+  }
+
+  function abortStream() {
+    if (state.controller) state.controller.abort();
+    state.controller = null;
+  }
+
+  function resetConversation(message) {
+    abortStream();
+    hideStream();
+    state.sessionId = null;
+    state.turns = [];
+    saveConversation();
+    ui.log.replaceChildren();
+    setStatus(message);
+    ui.input.focus();
+  }
+
+  function startOver() {
+    hideConfirm();
+    resetConversation("Started a new conversation.");
+  }
+
+  function askDelete() {
+    ui.confirmError.hidden = true;
+    ui.confirm.hidden = false;
+    ui.confirmCancel.focus(); // the safe choice has focus first
+  }
+
+  function hideConfirm() {
+    if (ui.confirm.hidden) return;
+    ui.confirm.hidden = true;
+    ui.deleteButton.focus();
+  }
+
+  async function confirmDelete() {
+    abortStream(); // a reply still being written would otherwise be logged after the delete
+    try {
+      if (state.sessionId) {
+        const res = await fetch(config.api + "/api/sessions/" + encodeURIComponent(state.sessionId), { method: "DELETE" });
+        if (!res.ok && res.status !== 404) throw new Error(await errorMessage(res));
+      }
+    } catch (err) {
+      ui.confirmError.textContent = "Sorry, the conversation could not be deleted. " + err.message;
+      ui.confirmError.hidden = false;
+      return;
+    }
+    ui.confirm.hidden = true;
+    resetConversation("Your conversation was deleted.");
+  }
+
+  /* ---------- panel, keyboard and text size ---------- */
+
+  function openPanel(moveFocus) {
+    state.open = true;
+    saveConversation();
+    ui.panel.hidden = false;
+    ui.launcher.hidden = true;
+    ui.launcher.setAttribute("aria-expanded", "true");
+    updateModal();
+    if (moveFocus) ui.input.focus();
+  }
+
+  function closePanel() {
+    state.open = false;
+    saveConversation();
+    ui.confirm.hidden = true;
+    ui.panel.hidden = true;
+    ui.launcher.hidden = false;
+    ui.launcher.setAttribute("aria-expanded", "false");
+    ui.launcher.focus();
+  }
+
+  // On small screens the panel covers the page, so it behaves as a modal dialog.
+  function updateModal() {
+    ui.panel.setAttribute("aria-modal", String(fullScreen.matches));
+  }
+
+  function onPanelKeydown(event) {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      if (!ui.confirm.hidden) hideConfirm();
+      else closePanel();
+    } else if (event.key === "Tab" && fullScreen.matches) {
+      trapFocus(event);
+    }
+  }
+
+  function trapFocus(event) {
+    const focusable = Array.from(ui.panel.querySelectorAll("button, textarea, [tabindex='0']"))
+      .filter((node) => node.getClientRects().length > 0);
+    if (!focusable.length) return;
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    const active = ui.panel.getRootNode().activeElement;
+    if (event.shiftKey && active === first) { event.preventDefault(); last.focus(); }
+    else if (!event.shiftKey && active === last) { event.preventDefault(); first.focus(); }
+  }
+
+  function onInputKeydown(event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      send(ui.input.value);
+    }
+  }
+
+  function applyTextSize() {
+    ui.container.style.setProperty("--msa-scale", String(TEXT_SIZES[state.textSize].scale));
+    ui.smaller.setAttribute("aria-disabled", String(state.textSize === 0));
+    ui.larger.setAttribute("aria-disabled", String(state.textSize === TEXT_SIZES.length - 1));
+  }
+
+  function changeTextSize(step) {
+    const next = Math.min(TEXT_SIZES.length - 1, Math.max(0, state.textSize + step));
+    if (next === state.textSize) return;
+    state.textSize = next;
+    applyTextSize();
+    try { localStorage.setItem(SIZE_KEY, String(next)); } catch (e) { /* not remembered */ }
+    setStatus("Text size: " + TEXT_SIZES[next].name + ".");
+  }
+
+  /* ---------- start ---------- */
+
+  function restore() {
+    const saved = loadConversation();
+    if (saved) {
+      state.sessionId = saved.sessionId || null;
+      state.turns = saved.turns;
+      for (const turn of state.turns) ui.log.append(renderTurn(turn));
+    }
+    const shouldOpen = saved ? saved.open : config.openOnLoad;
+    if (shouldOpen) openPanel(false); // never steal focus from the page on load
+  }
+
+  function start() {
+    buildUi();
+    state.textSize = loadTextSize();
+    applyTextSize();
+    fullScreen.addEventListener("change", updateModal);
+    restore();
+  }
+
+  if (document.body) start();
+  else document.addEventListener("DOMContentLoaded", start);
+})();

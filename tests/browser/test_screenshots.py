@@ -1,0 +1,40 @@
+"""Screenshots of the widget on the demo clinic page, at desktop and phone sizes.
+
+They are written to a temporary folder on every run. To refresh the ones in docs/, run:
+    MSA_UPDATE_SCREENSHOTS=1 .venv/bin/pytest tests/browser/test_screenshots.py -q
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from playwright.sync_api import expect
+
+from .support import DESKTOP, PHONE, REPO, SIDE_EFFECTS, ask, open_panel
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize(
+    ("name", "viewport"),
+    [("widget-desktop.png", DESKTOP), ("widget-phone.png", PHONE)],
+)
+def test_screenshot(new_page, base_url, tmp_path, name, viewport):
+    phone = viewport == PHONE
+    page = new_page(viewport, is_mobile=phone, has_touch=phone, reduced_motion="reduce")
+    page.goto(base_url + "/")
+    open_panel(page)
+    ask(page, SIDE_EFFECTS)
+    message = page.locator("[role=log] > .msa-bot").last
+    # Desktop: a [n] marker was followed to its opened source. Phone: the question and the answer.
+    message.locator(".msa-cite").first.click()
+    expect(message.locator(".msa-source-details").first).to_be_visible()
+    if phone:
+        page.locator("[role=log] > .msa-user").last.evaluate("m => m.scrollIntoView({block: 'start'})")
+    page.mouse.move(0, 0)
+
+    folder = REPO / "docs" if os.environ.get("MSA_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    path = folder / name
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000
