@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections import Counter
@@ -75,9 +76,35 @@ class HybridSearch:
         self.by_id = {d.id: d for d in self.chunks}
         tokens = [tokenize(embedding_text(d)) for d in self.chunks]
         self.doc_freq = Counter(t for toks in tokens for t in set(toks))
+        self._vocab: list[str] | None = None
+        self._surface: dict[str, str] = {}
+        for d in self.chunks:
+            for word in TOKEN.findall(d.page_content.lower()):
+                self._surface.setdefault(stem(word), word)
         self.bm25 = bm25s.BM25()
         if self.chunks:
             self.bm25.index(tokens, show_progress=False)
+
+    def near(self, token: str) -> str | None:
+        """The corpus word a misspelled token most likely means ("fatgue" -> "fatigue"), if any."""
+        if len(token) < 5:
+            return None
+        if self._vocab is None:
+            self._vocab = sorted(t for t in self.doc_freq if len(t) >= 4)
+        close = difflib.get_close_matches(token, self._vocab, n=1, cutoff=0.84)
+        return close[0] if close else None
+
+    def correct(self, text: str) -> str:
+        """Replace words the corpus never uses by the corpus word they most likely misspell."""
+        def fix(match: re.Match) -> str:
+            word = match.group(0)
+            token = stem(word.lower())
+            if word.lower() in STOPWORDS or token in self.doc_freq:
+                return word
+            near = self.near(token)
+            return self._surface.get(near, near) if near else word
+
+        return re.sub(r"[A-Za-z]{5,}", fix, text)
 
     def idf(self, token: str) -> float:
         n = max(len(self.chunks), 1)

@@ -72,6 +72,20 @@ def is_personal_decision(message: str) -> bool:
     return _contains(_fold(message), scope_rules()["personal_decision"])
 
 
+def generic_words() -> list[str]:
+    return scope_rules()["generic_words"]
+
+
+CLAUSE = re.compile(r"(?<=[.!?:;\n])\s+")
+
+
+def strip_directives(message: str) -> str:
+    """Drop the sentences of a message that address the assistant's rules, keeping the question."""
+    phrases = scope_rules()["directives"]
+    kept = [c for c in CLAUSE.split(message) if c.strip() and not any(p in c.lower() for p in phrases)]
+    return " ".join(kept).strip()
+
+
 def promotional_caution(citation_ids: list[int]) -> str:
     markers = ", ".join(f"[{i}]" for i in citation_ids)
     return texts()["promotional"].format(markers=markers)
