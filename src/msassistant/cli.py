@@ -118,6 +118,86 @@ def serve(
     uvicorn.run(create_app(settings, assistant), host=host, port=port, log_level="warning")
 
 
+staff_app = typer.Typer(help="Review console accounts for clinic staff (sign in at /admin).", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
+
+
+def _logstore():
+    from .logstore import LogStore
+
+    return LogStore(_settings().db_url)
+
+
+@staff_app.command("add")
+def staff_add(name: Annotated[str, typer.Argument(help="Sign-in name: letters, digits, . _ @ -")]) -> None:
+    """Create a console account; asks for the password twice and stores only its argon2 hash."""
+    from .admin.security import USERNAME, hash_password, password_problem
+
+    if not USERNAME.match(name):
+        _fail("the name must be 2-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit")
+    store = _logstore()
+    if store.get_staff(name) is not None:
+        _fail(f"{name!r} already exists (remove it first to reset the password)")
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problem = password_problem(password)
+    if problem:
+        _fail(problem)
+    if not store.add_staff(name, hash_password(password)):
+        _fail(f"{name!r} already exists")
+    typer.echo(f"Added {name}. Sign in at /admin/login.")
+
+
+@staff_app.command("list")
+def staff_list() -> None:
+    """List console accounts."""
+    from .logstore import as_utc
+
+    rows = _logstore().list_staff()
+    if not rows:
+        typer.echo("No staff accounts yet: add one with `msassistant staff add NAME`.")
+    for s in rows:
+        last = as_utc(s.last_login_at)
+        locked = as_utc(s.locked_until)
+        typer.echo(f"{s.username}\tlast sign-in: {last:%Y-%m-%d %H:%M} UTC" if last else f"{s.username}\tnever signed in")
+        if locked:
+            typer.echo(f"  (locked after wrong passwords until {locked:%Y-%m-%d %H:%M} UTC)")
+
+
+@staff_app.command("remove")
+def staff_remove(name: Annotated[str, typer.Argument(help="The account to remove.")]) -> None:
+    """Remove a console account; its sessions end at once (its past reviews keep the name)."""
+    if not _logstore().remove_staff(name):
+        _fail(f"no staff account {name!r}")
+    typer.echo(f"Removed {name}.")
+
+
+def parse_age(text: str):
+    """'90d', '36h', '12w' -> timedelta."""
+    import re
+    from datetime import timedelta
+
+    m = re.fullmatch(r"\s*(\d+)\s*([hdw])\s*", text.lower())
+    if not m:
+        raise ValueError(f"{text!r} is not an age: use a number and h, d or w, for example 90d, 36h or 12w")
+    n, unit = int(m.group(1)), m.group(2)
+    return {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+
+
+@app.command()
+def purge(
+    older_than: Annotated[str, typer.Option("--older-than", help="Age limit, for example 90d, 36h or 12w.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be deleted.")] = False,
+) -> None:
+    """Retention: delete logged turns older than the limit, with their feedback and reviews."""
+    try:
+        age = parse_age(older_than)
+    except ValueError as exc:
+        _fail(str(exc))
+    report = _logstore().purge(age, dry_run=dry_run)
+    verb = "Would delete" if dry_run else "Deleted"
+    typer.echo(f"{verb} {report.summary()} older than {older_than.strip()}.")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

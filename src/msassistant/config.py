@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
@@ -50,11 +50,20 @@ class Settings(BaseSettings):
     )
 
     llm: str | None = None
+    llm_base_url: str | None = None  # an OpenAI-compatible (or Ollama) server, for MSA_LLM
     llm_timeout: float = 20.0
 
     max_message_chars: int = 2000
     rate_limit: str = "120/minute"  # per client address, on the chat endpoints
     allowed_origins: Annotated[list[str], NoDecode] = ["http://127.0.0.1:8000", "http://localhost:8000"]
+
+    # review console (/admin)
+    secret_key: SecretStr | None = None  # signs console cookies; else generated once into <data>/secret_key (0600)
+    cookie_secure: bool | None = None  # None: Secure unless the console is reached on localhost/127.0.0.1
+    admin_session_hours: float = 8.0
+    admin_login_limit: str = "5/minute"  # per client address
+    admin_lockout_attempts: int = 5  # wrong passwords in a row before the account is locked
+    admin_lockout_minutes: float = 15.0
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

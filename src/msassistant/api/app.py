@@ -55,4 +55,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.dependency_overrides[get_settings] = lambda: settings
     for module in (chat, health, widget):
         app.include_router(module.router)
+    from ..admin import install as install_admin
+
+    install_admin(app, settings)  # the review console at /admin
     return app

@@ -1,0 +1,218 @@
+"""Redaction: personal details are replaced by tokens before a message is stored.
+
+`redact(text)` replaces e-mail addresses, phone numbers, dates of birth, street addresses and long
+ID-like numbers (NHS numbers, MRNs, card numbers, ...) with `[email]`, `[phone]`, `[dob]`, `[address]`
+and `[id]`. It is deliberately conservative with ordinary medical text: ranges ("every 3-6 months",
+"30-50%"), doses, scores ("EDSS 6.5"), drug names ("interferon beta-1a"), years ("in 2019") and plain
+dates that are not a date of birth are left alone.
+
+`scrub(value, found)` applies the same to JSON-like structures (lists, dicts) and also removes the
+single words of what was found in the original message, because the pipeline's `steps` hold the
+message as lower-cased word lists. `echo_scrub(text, found)` removes exact echoes of what was found.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+EMAIL, PHONE, DOB, ADDRESS, ID = "[email]", "[phone]", "[dob]", "[address]", "[id]"
+
+# ---- e-mail ---------------------------------------------------------------------------------------
+_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+
+# ---- dates of birth --------------------------------------------------------------------------------
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
+_NUMERIC_DATE = r"(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}[/.-]\d{1,2}[/.-]\d{1,2})"
+_FULL_DATE = (rf"(?:{_NUMERIC_DATE}|(?:the\s+)?{_DAY}(?:\s+of)?\s+{_MONTH},?\s+(?:\d{{4}}|'?\d{{2}})"
+              rf"|{_MONTH}\s+{_DAY},?\s+\d{{4}})")
+_MONTH_YEAR = rf"{_MONTH},?\s+\d{{4}}"
+_DOB_KEY = r"(?:d\.?o\.?b\b\.?|date\s+of\s+birth|birth\s*date|birthday|born)"
+# "DOB 04/12/1961", "date of birth: 1961-12-04", "born on 4 December 1961", "born in March 1961"
+_DOB = re.compile(
+    rf"(?i)\b(?P<key>{_DOB_KEY})(?P<gap>\s*(?:(?:[:=,-]|is|was|on|in|of)\s*)*)(?P<date>{_FULL_DATE}|{_MONTH_YEAR})\b"
+)
+# "I was born in Leeds on the 4th of December 1961": a full date a few words after "born"
+_DOB_LOOSE = re.compile(rf"(?i)\b(?P<key>born)(?P<gap>(?:\s+[A-Za-z',]+){{1,4}}?\s+)(?P<date>{_FULL_DATE})\b")
+
+# ---- IDs named as such ------------------------------------------------------------------------------
+_ID_KEY = (r"(?:(?i:nhs|mrn|medical\s+record|hospital|patient|health\s*card|medicare|medicaid|insurance|policy|member"
+           r"|membership|card|account|passport|licen[cs]e|social\s+security|ssn|national\s+insurance|chi|ihi|pps|"
+           r"reference|case)|ID|NI)")
+_ID_VALUE = r"[A-Za-z]{0,3}[ -]?\d(?:[\d -]*\d)?[A-Za-z]?"
+_KEYED_ID = re.compile(
+    rf"\b(?P<key>{_ID_KEY})(?P<gap>(?:\s*(?:(?i:numbers?|num|nos?|id|is|was|ref(?:erence)?)\b:?\.?|#|:|-)\s*)*\s*)"
+    rf"(?P<value>{_ID_VALUE})(?![\w@])"
+)
+
+# ---- street addresses -------------------------------------------------------------------------------
+_HOUSE = r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,5}[A-Za-z]?)?"
+_NOT_NAME = (r"(?:the|a|an|on|in|at|to|of|my|our|your|his|her|their|for|and|or|per|x|more|less|than|times?|days?|"
+             r"weeks?|months?|years?|hours?|hrs?|minutes?|mins?|seconds?|miles?|mi|km|kms|kilometres?|kilometers?|"
+             r"metres?|meters?|m|mg|ml|mcg|g|kg|lbs?|steps?|pills?|tablets?|doses?|cups?|glasses|nights?|mornings?|"
+             r"evenings?|hour|blocks?|floors?|flights?|stairs)\b")
+_WORD = rf"(?!{_NOT_NAME})[A-Za-z][A-Za-z'’.-]*"
+_TITLE_WORD = r"[A-Z](?:[a-z]|['’][A-Z])[A-Za-z'’.-]*"  # "Oak", "O'Brien"; not acronyms such as "MS"
+_STRONG_SUFFIX = (r"(?:(?:street|road|avenue|lane|drive|boulevard|terrace|crescent|highway|parkway|strasse|straße)\b"
+                  r"|(?:st|rd|ave|av|ln|blvd|cres|hwy|pkwy)\b\.?)")
+_WEAK_SUFFIX = (r"(?:(?:Close|Court|Way|Place|Square|Grove|Row|Mews|Walk|Gardens|Circle|Hill|Rise|Green|Park|View|Vale|"
+                r"Wharf|Quay)\b|(?:Ct|Pl|Sq|Cir|Dr)\b\.?)")
+_ADDRESS = re.compile(
+    rf"(?<![\w/.-])(?:{_HOUSE},?\s+(?:(?i:{_WORD})\s+){{1,3}}(?i:{_STRONG_SUFFIX})"
+    rf"|{_HOUSE},?\s+(?:{_TITLE_WORD}\s+){{1,3}}{_WEAK_SUFFIX})"
+)
+_UNIT = re.compile(r"(?i)\b(?:flat|apt\.?|apartment|suite)\s*#?\s*\d{1,4}[a-z]?\b(?!\s*(?:mg|ml|units?|%|x\b))")
+_PO_BOX = re.compile(r"(?i)\bp\.?\s?o\.?\s*box\s*\d+\b")
+_UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2}\b")
+_US_ZIP = re.compile(r"(?<=,)\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?\b")
+
+# ---- phone numbers and long numbers ----------------------------------------------------------------
+# a run of digits with single separators (space, dot, dash, parentheses), optionally international
+_NUMBER_RUN = re.compile(r"(?<![\w/.,+-])(?:\+|00)?\s?\(?\d[\d().\- \u00a0]*\d\)?(?![\w/]|[.,]\d)")
+_DATE_LIKE = re.compile(r"(?:\d{1,2}[.-]\d{1,2}[.-](?:\d{4}|\d{2})|\d{4}[.-]\d{1,2}[.-]\d{1,2})")
+_YEAR_RANGE = re.compile(r"(?:19|20)\d\d\s?[-–]\s?(?:19|20)?\d\d")
+_SSN = re.compile(r"\d{3}-\d{2}-\d{4}")
+
+
+def _number(match: re.Match) -> str:
+    text = match.group(0)
+    stripped = text.strip()
+    digits = sum(c.isdigit() for c in stripped)
+    if digits < 7:
+        return text
+    if _DATE_LIKE.fullmatch(stripped) or _YEAR_RANGE.fullmatch(stripped):
+        return text
+    lead = text[: len(text) - len(text.lstrip())]
+    grouped = any(c in stripped for c in " ()-.\u00a0")
+    if stripped.startswith(("+", "00")) and digits <= 15:
+        return lead + PHONE
+    if digits >= 13 or _SSN.fullmatch(stripped):
+        return lead + ID
+    if not grouped:
+        if stripped.startswith("0") and digits in (10, 11):
+            return lead + PHONE  # 07700900123
+        return lead + ID if digits >= 8 else text
+    if digits == 7 and not re.fullmatch(r"\d{3}[-. ]\d{4}", stripped):
+        return text  # "555-1234" is a phone number; other 7-digit groupings are left alone
+    if "." in stripped and " " not in stripped and "-" not in stripped and stripped.count(".") == 1:
+        return text  # a decimal number
+    return lead + PHONE
+
+
+# ---- API ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Found:
+    kind: str  # the token it was replaced with
+    text: str  # what it replaced
+
+
+def _sub(pattern: re.Pattern, token: str, text: str, found: list[Found], group: str | None = None,
+         check=None) -> str:
+    def repl(m: re.Match) -> str:
+        if check is not None and not check(m.group(group or 0)):
+            return m.group(0)
+        if group is None:
+            found.append(Found(token, m.group(0).strip()))
+            lead = m.group(0)[: len(m.group(0)) - len(m.group(0).lstrip())]
+            return lead + token
+        found.append(Found(token, m.group(group)))
+        return m.group(0)[: m.start(group) - m.start(0)] + token + m.group(0)[m.end(group) - m.start(0):]
+
+    return pattern.sub(repl, text)
+
+
+def redact_found(text: str) -> tuple[str, list[Found]]:
+    """The text with personal details replaced, and what was replaced."""
+    if not text:
+        return text, []
+    found: list[Found] = []
+    text = _sub(_EMAIL, EMAIL, text, found)
+    text = _sub(_DOB, DOB, text, found, "date")
+    text = _sub(_DOB_LOOSE, DOB, text, found, "date")
+    text = _sub(_KEYED_ID, ID, text, found, "value", check=lambda v: sum(c.isdigit() for c in v) >= 5)
+    text = _sub(_PO_BOX, ADDRESS, text, found)
+    text = _sub(_UNIT, ADDRESS, text, found)
+    text = _sub(_ADDRESS, ADDRESS, text, found)
+    text = _sub(_UK_POSTCODE, ADDRESS, text, found)
+    text = _sub(_US_ZIP, ADDRESS, text, found)
+
+    def number(m: re.Match) -> str:
+        out = _number(m)
+        if out != m.group(0):
+            found.append(Found(out.strip(), m.group(0).strip()))
+        return out
+
+    text = _NUMBER_RUN.sub(number, text)
+    return text, found
+
+
+def redact(text: str) -> str:
+    """The text with e-mail addresses, phone numbers, dates of birth, addresses and IDs replaced."""
+    return redact_found(text)[0]
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_TOKENS = {EMAIL, PHONE, DOB, ADDRESS, ID}
+
+
+def _words(found: list[Found]) -> dict[str, str]:
+    """Lower-cased words of what was found (as the pipeline tokenises them), mapped to their token."""
+    words: dict[str, str] = {}
+    for f in found:
+        for w in _TOKEN.findall(f.text.lower()):
+            if len(w) >= 3:
+                words.setdefault(w, f.kind)
+    return words
+
+
+def _match_word(value: str, words: dict[str, str]) -> str | None:
+    v = value.lower()
+    if v in words:
+        return words[v]
+    for w, kind in words.items():  # the pipeline stems words: "streets" -> "street"
+        if len(v) >= 3 and w.startswith(v) and len(w) - len(v) <= 3:
+            return kind
+    return None
+
+
+def scrub(value: Any, found: list[Found] | None = None) -> Any:
+    """Redact every string in a JSON-like value; single words of `found` are replaced by their token."""
+    words = _words(found or [])
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            if words and _TOKEN.fullmatch(v.lower()):
+                kind = _match_word(v, words)
+                if kind:
+                    return kind
+            return scrub_text(v, found or [])
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [walk(x) for x in v]
+        return v
+
+    return walk(value)
+
+
+def scrub_text(text: str, found: list[Found]) -> str:
+    """Redact a derived text (a rewritten query, a topic): its own details, echoes of `found`, and the
+    words of `found` when the text holds them lower-cased or split up."""
+    if not text:
+        return text
+    out = echo_scrub(redact(text), found)
+    words = _words(found)
+    if not words:
+        return out
+    return re.sub(r"(?<!\[)\b[A-Za-z0-9]+\b(?!\])", lambda m: words.get(m.group(0).lower(), m.group(0)), out)
+
+
+def echo_scrub(text: str, found: list[Found]) -> str:
+    """Remove exact echoes of what was found in the message (the rest of the text is kept as it is)."""
+    for f in sorted(found, key=lambda f: len(f.text), reverse=True):
+        if len(f.text) >= 4:
+            text = text.replace(f.text, f.kind)
+    return text
