@@ -1,0 +1,250 @@
+"""Conversations: follow-ups resolved against earlier turns (no model), sessions kept in the log database,
+and the suggested next questions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from msassistant.conversation import FollowUps, Suggestion, resolve, topic_words
+from msassistant.logstore import LogStore
+from msassistant.vocabulary import vocabulary
+
+AZA = "002_5bd68b2e9fd4fbfd.txt"
+ITMTX = "000_020e82a42c733ae6.txt"
+GUIDE = "001_fa889e840cef5881.txt"
+IRON = "003_5ad99458e9dfddf9.txt"
+
+
+@dataclass
+class Earlier:
+    message: str
+    resolved_query: str = ""
+    topic: str = ""
+    category: str = "answer"
+
+
+def converse(*messages: str):
+    """Resolve each message against the ones before it, as the service does; returns the resolutions."""
+    vocab = vocabulary()
+    history: list[Earlier] = []
+    out = []
+    for message in messages:
+        res = resolve(message, history, vocab)
+        out.append(res)
+        history.append(Earlier(message, res.query, res.topic))
+    return out
+
+
+# ---- the rules, without an index ---------------------------------------------------------------------
+@pytest.mark.parametrize("first, follow_up, topic", [
+    ("What did the study find about azathioprine?", "What are its side effects?", "azathioprine"),
+    ("What did the study find about azathioprine?", "Side effects?", "azathioprine"),
+    ("What did the study find about azathioprine?", "Does the medicine cause stomach problems?", "azathioprine"),
+    ("What did the study find about azathioprine?", "Is it better than interferon beta?", "azathioprine"),
+    ("What did the study find about azathioprine?", "Any other risks?", "azathioprine"),
+    ("Tell me about intrathecal methotrexate.", "Did it help people walk better?", "methotrexate"),
+    ("Tell me about intrathecal methotrexate.", "how long did they follow people?", "methotrexate"),
+    ("Tell me about intrathecal methotrexate.", "and for progressive MS?", "methotrexate"),
+    ("Tell me about intrathecal methotrexate.", "How often was that given?", "methotrexate"),
+    ("Tell me about intrathecal methotrexate.", "What did the study look at?", "methotrexate"),
+    ("What helps with balance problems?", "Is water exercise an option too?", "balance"),
+    ("What helps with balance problems?", "What about yoga?", "balance"),
+    ("What are the side effects of interferon beta?", "Can they cause liver problems?", "interferon"),
+    # caregivers speak of the person they look after, and of "it" for the treatment
+    ("My husband was offered azathioprine.", "Would that help my husband?", "azathioprine"),
+    ("My husband was offered azathioprine.", "Can my mum take it with her other pills?", "azathioprine"),
+    ("My wife is on fingolimod.", "is this drug safe for her heart?", "fingolimod"),
+    ("My wife is on fingolimod.", "what should I watch for with it?", "fingolimod"),
+])
+def test_follow_ups_carry_the_earlier_topic(first, follow_up, topic):
+    _, res = converse(first, follow_up)
+    assert res.follow_up, res
+    assert topic in res.topic
+    assert topic in res.query  # what is searched for names the topic
+
+
+@pytest.mark.parametrize("first, message, own", [
+    ("What did the study find about azathioprine?", "Separate question: what exercise helps with balance?", "balance"),
+    ("What did the study find about azathioprine?", "Different question - how often should I have an MRI?", "mri"),
+    ("What did the study find about azathioprine?", "New question: is it safe to exercise in the heat?", "heat"),
+    ("What did the study find about azathioprine?", "Unrelated, but does smoking make MS worse?", "smoking"),
+    ("What did the study find about azathioprine?", "Does fingolimod need heart monitoring?", "fingolimod"),
+    ("What did the study find about azathioprine?", "What helps with depression in MS?", "depression"),
+    ("What did the study find about azathioprine?", "My wife gets really tired, what can help her?", "tired"),
+    ("What did the study find about azathioprine?", "What did researchers find about iron in the thalamus?", "thalamus"),
+    ("What did the study find about azathioprine?", "What is MS?", "MS"),
+    ("What did the study find about azathioprine?", "Is it normal to feel tired after a relapse?", "relapse"),
+    ("Tell me about intrathecal methotrexate.", "I get pins and needles in my hands when it's hot out", "hot"),
+    ("Tell me about intrathecal methotrexate.", "What can they do for my husband's balance?", "balance"),
+    ("Tell me about intrathecal methotrexate.", "Does the study on thalamic iron apply to children?", "thalamic"),
+])
+def test_a_new_topic_does_not_drag_the_old_one(first, message, own):
+    _, res = converse(first, message)
+    assert not res.follow_up, res
+    assert res.carried == ""
+    earlier = converse(first)[0].topic
+    assert not set(earlier.split()) & set(res.query.lower().split()), res.query
+    assert own in res.topic
+
+
+def test_an_announced_switch_is_not_searched_for():
+    _, res = converse("What did the study find about azathioprine?", "Separate question: what exercise helps with balance?")
+    assert res.cue == "switch"
+    assert res.query == "what exercise helps with balance?"
+    assert "separate" not in res.topic
+
+
+def test_a_new_drug_keeps_the_question_but_not_the_old_drug():
+    _, _, res = converse("What did the study find about azathioprine?", "What are its side effects?", "What about fingolimod?")
+    assert res.follow_up and res.topic == "fingolimod"
+    assert "azathioprine" not in res.query and "side effects" in res.query
+
+
+def test_topics_chain_through_several_follow_ups():
+    *_, last = converse("Tell me about intrathecal methotrexate.", "Did it help people walk better?",
+                        "how long did they follow people?", "What were its side effects?")
+    assert last.follow_up and "methotrexate" in last.query
+
+
+def test_without_history_nothing_is_carried():
+    (res,) = converse("What are its side effects?")
+    assert not res.follow_up and res.query == "What are its side effects?"
+
+
+def test_topic_words_name_drugs_by_their_generic_name():
+    words = topic_words("Does Gilenya slow my heart?", vocabulary())
+    assert words.drugs == ["fingolimod"] and "fingolimod" in words.words and "gilenya" not in words.words
+
+
+def test_suggestions_skip_what_was_asked_and_what_was_shown():
+    pool = FollowUps([
+        Suggestion("What are the risks of azathioprine?", AZA, (f"{AZA}#1",), ("Serious side effects.",)),
+        Suggestion("Does azathioprine reduce relapses?", AZA, (f"{AZA}#1",), ("Fewer relapses.",)),
+        Suggestion("What did researchers find about thalamic iron?", IRON, (f"{IRON}#1",), ("Less iron.",)),
+        Suggestion("Why is ECG monitoring needed with fingolimod?", GUIDE, (f"{GUIDE}#5",), ("Bradycardia.",)),
+    ])
+    picks = pool.pick(category="answer", asked=["What are the risks of azathioprine?"], shown=["Fewer relapses."],
+                      hit_chunks=[f"{AZA}#1", f"{GUIDE}#5"], topic="azathioprine")
+    assert "What are the risks of azathioprine?" not in picks  # already asked
+    assert "Does azathioprine reduce relapses?" not in picks  # its answer was just shown
+    assert picks[0] == "Why is ECG monitoring needed with fingolimod?"  # nearest by retrieval
+    assert pool.pick(category="out_of_scope", asked=[], shown=[], hit_chunks=[]) == []
+
+
+# ---- the whole pipeline, over the real index ---------------------------------------------------------
+def talk(assistant, *messages: str, session: str | None = None):
+    replies = []
+    for message in messages:
+        reply = assistant.reply(message, session)
+        session = reply.session_id
+        replies.append(reply)
+    return replies
+
+
+def cited_sources(reply) -> list[str]:
+    return [c.source for c in reply.citations]
+
+
+def passage_with(reply, source: str, phrase: str) -> bool:
+    return any(c.source == source and phrase.lower() in c.passage.lower() for c in reply.citations)
+
+
+@pytest.mark.parametrize("first, follow_up, source, phrase", [
+    ("What did the study find about azathioprine?", "What are its side effects?", AZA, "serious side effects"),
+    ("What did the study find about azathioprine?", "does the medicine upset the stomach?", AZA, "stomach"),
+    ("Tell me about intrathecal methotrexate.", "Did it help people walk better?", ITMTX, "walking ability"),
+    ("Tell me about intrathecal methotrexate.", "how often did they give it?", ITMTX, "every three months"),
+    ("Tell me about intrathecal methotrexate.", "and what were the side effects?", ITMTX, "headaches"),
+    ("My mother has secondary progressive MS and read about thalamic iron.", "what did they find?", IRON, "less iron"),
+    ("What helps with balance problems?", "Is water exercise an option too?", GUIDE, "Aquatic therapy"),
+    ("What are the side effects of interferon beta?", "what about fingolimod?", GUIDE, "bradycardia"),
+])
+def test_follow_ups_answer_from_the_earlier_topic(assistant, first, follow_up, source, phrase):
+    _, reply = talk(assistant, first, follow_up)
+    assert reply.category == "answer"
+    assert passage_with(reply, source, phrase), [(c.source, c.passage[:80]) for c in reply.citations]
+    assert "[1]" in reply.answer
+
+
+@pytest.mark.parametrize("message, source, phrase", [
+    ("Separate question: what exercise helps with balance?", GUIDE, "Tai Chi"),
+    ("Unrelated, but how often should I have check-ups and MRI scans?", GUIDE, "every 3-6 months"),
+    ("Does fingolimod need heart monitoring?", GUIDE, "ECG"),
+    ("What did researchers find about iron in the thalamus?", IRON, "less iron"),
+])
+def test_a_new_topic_retrieves_its_own_passages(assistant, message, source, phrase):
+    _, reply = talk(assistant, "What did the study find about azathioprine?", message)
+    assert passage_with(reply, source, phrase)
+    assert AZA not in cited_sources(reply)[:1]
+    assert not any("azathioprine" in c.passage.lower() for c in reply.citations[:1])
+
+
+def test_the_turn_log_keeps_the_resolved_query_and_topic(assistant):
+    first, second = talk(assistant, "What did the study find about azathioprine?", "What are its side effects?")
+    assert first.session_id == second.session_id
+    turns = assistant.logstore.history(second.session_id)
+    assert [t.topic for t in turns] == ["azathioprine", "azathioprine"]
+    assert "azathioprine" in turns[1].resolved_query and "side effects" in turns[1].resolved_query
+    resolve_step = next(s for s in turns[1].steps if s["step"] == "resolve")
+    assert resolve_step["follow_up"] and resolve_step["carried"] == "azathioprine"
+
+
+def test_another_server_continues_the_conversation(assistant):
+    """Sessions live in the database: a second assistant (another replica) with its own connection picks up
+    the first one's conversation."""
+    from msassistant.service import Assistant
+
+    replica = Assistant(assistant.settings, embeddings=assistant.embeddings, index=assistant.index,
+                        logstore=LogStore(assistant.settings.db_url), llm=None)
+    replica._follow_ups = assistant.follow_ups
+    (first,) = talk(assistant, "Tell me about intrathecal methotrexate.")
+    (second,) = talk(replica, "Did it help people walk better?", session=first.session_id)
+    assert second.session_id == first.session_id
+    assert passage_with(second, ITMTX, "walking ability")
+    assert len(replica.logstore.history(first.session_id)) == 2
+
+
+def test_a_session_id_chosen_by_the_client_starts_a_conversation(assistant):
+    session = "client-chosen-0001"
+    (reply,) = talk(assistant, "What are its side effects?", session=session)
+    assert reply.session_id == session
+    assert assistant.logstore.history(session)[0].topic == ""
+
+
+def test_follow_ups_after_an_answer_are_answerable(assistant):
+    (reply,) = talk(assistant, "What did the study find about azathioprine?")
+    assert 2 <= len(reply.follow_ups) <= 3
+    assert len(set(reply.follow_ups)) == len(reply.follow_ups)
+    for question in reply.follow_ups:
+        check = assistant.reply(question)
+        assert check.category == "answer" and check.citations, question
+
+
+def test_follow_ups_for_no_coverage_show_what_the_library_covers(assistant):
+    (reply,) = talk(assistant, "What is the success rate of ocrelizumab compared with rituximab?")
+    assert reply.category == "no_coverage"
+    assert 2 <= len(reply.follow_ups) <= 3
+    for question in reply.follow_ups:
+        assert assistant.reply(question).category == "answer", question
+
+
+def test_no_follow_ups_out_of_scope_or_in_a_crisis(assistant):
+    (reply,) = talk(assistant, "What is the best pizza place in Chicago?")
+    assert reply.category == "out_of_scope" and reply.follow_ups == []
+    (crisis,) = talk(assistant, "I don't want to live anymore.")
+    assert crisis.category == "urgent" and crisis.follow_ups == []
+
+
+def test_follow_ups_do_not_repeat_the_conversation(assistant):
+    replies = talk(assistant, "Tell me about intrathecal methotrexate.", "Did it help people walk better?")
+    asked = {"Tell me about intrathecal methotrexate.", "Did it help people walk better?"}
+    for reply in replies:
+        assert not asked & set(reply.follow_ups)
+
+
+def test_a_follow_up_after_out_of_scope_is_not_dragged_into_it(assistant):
+    _, reply = talk(assistant, "What is the best pizza place in Chicago?", "What are its side effects?")
+    resolve_step = assistant.logstore.history(reply.session_id)[-1].steps
+    assert not next(s for s in resolve_step if s["step"] == "resolve")["follow_up"]
