@@ -16,6 +16,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from .index import Index, embedding_text
+from .vocabulary import english_words
 
 Mode = Literal["hybrid", "dense", "bm25"]
 RRF_K = 60
@@ -99,7 +100,7 @@ class HybridSearch:
         def fix(match: re.Match) -> str:
             word = match.group(0)
             token = stem(word.lower())
-            if word.lower() in STOPWORDS or token in self.doc_freq:
+            if word.lower() in STOPWORDS or token in self.doc_freq or word.lower() in english_words():
                 return word
             near = self.near(token)
             return self._surface.get(near, near) if near else word

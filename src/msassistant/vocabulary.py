@@ -98,5 +98,18 @@ class Vocabulary:
 
 
 @lru_cache
+def english_words() -> frozenset[str]:
+    """Whole English words known to the bundled model's tokenizer: real words are never "corrected"
+    into corpus words ("heart" is not a misspelling of "heat")."""
+    from .embeddings import EmbeddingModelError, bundled_model_dir
+
+    try:
+        lines = (bundled_model_dir() / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    except (EmbeddingModelError, OSError):
+        return frozenset()
+    return frozenset(w for w in lines if w.isalpha() and w.islower() and len(w) >= 4)
+
+
+@lru_cache
 def vocabulary() -> Vocabulary:
     return Vocabulary.load()
