@@ -76,6 +76,10 @@ def ask(
         typer.echo("\nSources:")
         for c in reply.citations:
             typer.echo(f"  [{c.id}] {c.title} ({c.source}) - {c.kind}; {c.credibility}")
+    if reply.follow_ups:
+        typer.echo("\nYou could also ask:")
+        for question in reply.follow_ups:
+            typer.echo(f"  - {question}")
     typer.secho(f"\nsession: {reply.session_id}", dim=True, err=True)
 
 
