@@ -2,7 +2,7 @@
 # One command for a new machine: install what the tests need (Python packages, Chromium, PostgreSQL, axe-core) and run them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install.sh test,bench
+scripts/install.sh test,bench,llm
 for deps in scripts/browser-deps.sh scripts/postgres-deps.sh; do
   if [ -f "$deps" ]; then bash "$deps"; fi
 done

@@ -407,7 +407,7 @@ def test_list_filters(console, backlog):
     assert ids(flagged="1") == {backlog[k].id for k in ("urgent", "negative", "no_coverage")}
     today = date.today().isoformat()
     two_days_ago = (utcnow() - timedelta(days=2)).date().isoformat()
-    assert backlog["plain"].id not in ids(date_from=(utcnow() - timedelta(hours=30)).date().isoformat())
+    assert backlog["plain"].id not in ids(date_from=(utcnow() - timedelta(days=1)).date().isoformat())
     assert ids(date_from=two_days_ago, date_to=two_days_ago) == {backlog["plain"].id}
     assert backlog["no_coverage"].id in ids(date_from=today, date_to=today) or utcnow().date().isoformat() != today
     bad = client.get("/admin/turns", params={"date_from": "yesterday", "category": "nonsense"})
