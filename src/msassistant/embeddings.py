@@ -69,6 +69,28 @@ def verify_bundled_model(model_dir: Path, expected: str = BUNDLED_SHA256) -> Non
         )
 
 
+def release_freed_memory() -> None:
+    """Hand memory that torch freed back to the operating system (glibc only; elsewhere a no-op).
+
+    Batches of chunks of different lengths make torch allocate and free large tensors of ever
+    different sizes; glibc keeps the freed space, so without this an ingest's resident memory grows
+    with the corpus (10,000 documents: well past 1.5 GiB) instead of staying flat."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
+BULK = 32  # embedding calls at least this large are an ingest, not a chat turn
+
+
 def torch_threads() -> int:
     raw = os.environ.get(THREADS_ENV, "").strip()
     if not raw:
@@ -126,6 +148,8 @@ class SentenceTransformerEmbeddings(Embeddings):
         if not texts:
             return []
         vectors = self.model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+        if len(texts) >= BULK:
+            release_freed_memory()
         return vectors.tolist()
 
     def embed_query(self, text: str) -> list[float]:
