@@ -7,6 +7,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, Sequence
 
 import numpy as np
@@ -33,6 +34,7 @@ STOPWORDS = frozenset(
 TOKEN = re.compile(r"[a-z0-9]+")
 
 
+@lru_cache(maxsize=1 << 17)  # a corpus has far fewer distinct words than word occurrences
 def stem(word: str) -> str:
     """A light suffix stripper: enough to match plurals and simple verb forms."""
     for suffix, min_len in (("ies", 5), ("ing", 6), ("ed", 5), ("s", 4)):
@@ -117,6 +119,13 @@ class HybridSearch:
         got = self.index.collection.query(query_embeddings=[vector], n_results=min(k, len(self.chunks)), include=["distances"])
         return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0])]
 
+    def dense_many(self, vectors: list[list[float]], k: int) -> list[list[tuple[str, float]]]:
+        """`dense` for several query vectors in one chromadb call (one round trip to a chroma server)."""
+        if not self.chunks or not vectors:
+            return [[] for _ in vectors]
+        got = self.index.collection.query(query_embeddings=vectors, n_results=min(k, len(self.chunks)), include=["distances"])
+        return [[(i, 1.0 - d) for i, d in zip(ids, dists)] for ids, dists in zip(got["ids"], got["distances"])]
+
     def sparse(self, query_tokens: list[str], k: int) -> list[tuple[str, float]]:
         known = [t for t in query_tokens if t in self.doc_freq]
         if not known or not self.chunks:
@@ -131,8 +140,8 @@ class HybridSearch:
         text; hybrid mode fuses the two rankings by reciprocal rank fusion."""
         dense_map: dict[str, float] = {}
         if mode != "bm25":
-            for vector in vectors:
-                for i, sim in self.dense(vector, candidates):
+            for ranking in self.dense_many(vectors, candidates):
+                for i, sim in ranking:
                     dense_map[i] = max(sim, dense_map.get(i, -1.0))
         dense = sorted(dense_map.items(), key=lambda kv: kv[1], reverse=True)[:candidates]
         sparse = self.sparse(tokenize(query), candidates) if mode != "dense" else []
