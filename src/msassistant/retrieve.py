@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 import math
 import re
 from collections import Counter
@@ -73,6 +74,8 @@ class HybridSearch:
 
     def __init__(self, index: Index):
         import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
 
         self.index = index
         self.chunks = index.all_chunks()

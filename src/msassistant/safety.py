@@ -87,8 +87,10 @@ def strip_directives(message: str) -> str:
 
 
 def promotional_caution(citation_ids: list[int]) -> str:
-    markers = ", ".join(f"[{i}]" for i in citation_ids)
-    return texts()["promotional"].format(markers=markers)
+    marks = [f"[{i}]" for i in citation_ids]
+    if len(marks) == 1:
+        return texts()["promotional"].format(markers=marks[0])
+    return texts()["promotional_many"].format(markers=", ".join(marks[:-1]) + " and " + marks[-1])
 
 
 def no_coverage_text(topic: str | None) -> str:
