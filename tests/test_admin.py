@@ -562,13 +562,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.mark.browser
-def test_console_in_a_real_browser(console):
+def test_console_in_a_real_browser(console, browser):
     """Sign in with the keyboard, open a conversation holding markup, check nothing ran."""
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed at /usr/bin/chromium (run: bash scripts/browser-deps.sh)")
     import uvicorn
-    from playwright.sync_api import sync_playwright
-
     from conftest import free_port
 
     add_turn(console.store, "browser-xss-01", XSS, answer="Answer " + XSS,
@@ -584,49 +582,46 @@ def test_console_in_a_real_browser(console):
     assert server.started
     base = f"http://127.0.0.1:{port}"
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-            context = browser.new_context()
-            page = context.new_page()
-            dialogs = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(base + "/admin/conversations/browser-xss-01")
-            assert page.url.startswith(base + "/admin/login")
-            page.keyboard.press("Tab")  # the skip link comes first
-            assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to main content"
-            page.locator("#username").focus()
-            page.keyboard.type("alice")
-            page.keyboard.press("Tab")
-            page.keyboard.type(PASSWORD)
-            page.keyboard.press("Enter")
-            page.wait_for_url(base + "/admin/conversations/browser-xss-01")
-            message = page.locator(".message").first
-            assert message.inner_text().startswith("<script>window.__pwned = 1;")
-            assert page.evaluate("typeof window.__pwned") == "undefined"
-            assert page.locator("script").count() == 0 and page.locator("article img").count() == 0
-            assert dialogs == []
-            # the review form works by keyboard alone
-            page.locator("input[name=verdict][value=approved]").first.focus()
-            page.keyboard.press("Space")
-            page.locator("textarea[name=note]").first.focus()
-            page.keyboard.type("checked with the keyboard")
-            page.locator("form.review button[type=submit]").first.focus()
-            page.keyboard.press("Enter")
-            page.wait_for_load_state()
-            assert page.locator("[role=status]").first.inner_text() == "Review saved."
-            try:
-                from browser.support import run_axe
-            except ImportError:  # pragma: no cover - the widget's helpers moved
-                run_axe = None
-            if run_axe is not None and (Path(__file__).parent.parent / "node_modules" / "axe-core").exists():
-                # axe is injected as a script, which the console's CSP forbids: audit in a CSP-bypassing context
-                audit = browser.new_context(bypass_csp=True, storage_state=context.storage_state()).new_page()
-                for url in ("/admin", "/admin/turns", "/admin/conversations/browser-xss-01"):
-                    audit.goto(base + url)
-                    serious = [v for v in run_axe(audit)["violations"] if v["impact"] in ("moderate", "serious", "critical")]
-                    assert serious == [], (url, serious)
-            browser.close()
+        context = browser.new_context()
+        page = context.new_page()
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(base + "/admin/conversations/browser-xss-01")
+        assert page.url.startswith(base + "/admin/login")
+        page.keyboard.press("Tab")  # the skip link comes first
+        assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to main content"
+        page.locator("#username").focus()
+        page.keyboard.type("alice")
+        page.keyboard.press("Tab")
+        page.keyboard.type(PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_url(base + "/admin/conversations/browser-xss-01")
+        message = page.locator(".message").first
+        assert message.inner_text().startswith("<script>window.__pwned = 1;")
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        assert page.locator("script").count() == 0 and page.locator("article img").count() == 0
+        assert dialogs == []
+        # the review form works by keyboard alone
+        page.locator("input[name=verdict][value=approved]").first.focus()
+        page.keyboard.press("Space")
+        page.locator("textarea[name=note]").first.focus()
+        page.keyboard.type("checked with the keyboard")
+        page.locator("form.review button[type=submit]").first.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_load_state()
+        assert page.locator("[role=status]").first.inner_text() == "Review saved."
+        try:
+            from browser.support import run_axe
+        except ImportError:  # pragma: no cover - the widget's helpers moved
+            run_axe = None
+        if run_axe is not None and (Path(__file__).parent.parent / "node_modules" / "axe-core").exists():
+            # axe is injected as a script, which the console's CSP forbids: audit in a CSP-bypassing context
+            audit = browser.new_context(bypass_csp=True, storage_state=context.storage_state()).new_page()
+            for url in ("/admin", "/admin/turns", "/admin/conversations/browser-xss-01"):
+                audit.goto(base + url)
+                serious = [v for v in run_axe(audit)["violations"] if v["impact"] in ("moderate", "serious", "critical")]
+                assert serious == [], (url, serious)
+        context.close()
     finally:
         server.should_exit = True
         thread.join(timeout=10)

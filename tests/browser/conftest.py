@@ -21,18 +21,6 @@ def base_url(request) -> str:
     return request.getfixturevalue("live_server").rstrip("/")
 
 
-@pytest.fixture(scope="session")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (run: bash scripts/browser-deps.sh)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def new_page(browser):
     """Factory for pages in fresh browser contexts (fresh sessionStorage/localStorage)."""
