@@ -37,12 +37,16 @@ def test_citations_are_exact_and_complete(assistant, indexed, question):
         assert c.passage in indexed.values()
         assert c.kind and c.credibility and c.title and c.source.endswith(".txt")
     body = reply.answer.split(reply.safety.care_team)[0]
-    for sentence, n in re.findall(r"(.+?) \[(\d+)\](?:\s|$)", body):
-        sentence = sentence.strip()
-        if sentence.startswith("Caution:"):
+    cited_sentences = 0
+    for piece in body.split("\n\n"):  # the answer is shown piece by piece: one cited sentence each
+        match = re.fullmatch(r"(.+) \[(\d+)\]", piece.strip())
+        if not match or piece.startswith("Caution:"):
             continue
+        sentence, n = match.groups()
         passage = reply.citations[int(n) - 1].passage
         assert sentence in split_sentences(passage), (sentence, passage)
+        cited_sentences += 1
+    assert cited_sentences >= len(reply.citations)
 
 
 def test_answers_never_repeat_a_question_as_a_claim(assistant):
