@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Protocol, Sequence
 
+import numpy as np
+
 from .retrieve import tokenize
 from .vocabulary import Vocabulary
 
@@ -318,13 +320,6 @@ def derived_questions(chunks, vocab: Vocabulary) -> list[tuple[str, str]]:
     return out
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
-    na = sum(x * x for x in a) ** 0.5
-    nb = sum(y * y for y in b) ** 0.5
-    return dot / (na * nb) if na and nb else 0.0
-
-
 def _similar(a: frozenset[str], b: frozenset[str], threshold: float) -> bool:
     if not a or not b:
         return False
@@ -339,6 +334,20 @@ class FollowUps:
         self.by_source: dict[str, list[Suggestion]] = {}
         for s in pool:
             self.by_source.setdefault(s.source, []).append(s)
+        # the pool's question vectors as one unit-length matrix, so a turn compares them all in one product
+        self._row = {id(s): i for i, s in enumerate(self.pool)}
+        dims = next((len(s.vector) for s in self.pool if s.vector), 0)
+        matrix = np.array([s.vector if s.vector else [0.0] * dims for s in self.pool], dtype=np.float32).reshape(len(self.pool), dims)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        self._matrix = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+    def _nearness(self, vectors: Sequence[Sequence[float]]) -> np.ndarray:
+        """Each pool question's best cosine similarity to any of the turn's query vectors."""
+        if not len(vectors) or not self._matrix.size:
+            return np.zeros(len(self.pool), dtype=np.float32)
+        queries = np.asarray(vectors, dtype=np.float32)
+        queries /= np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+        return (self._matrix @ queries.T).max(axis=1)
 
     @classmethod
     def build(cls, candidates: Sequence[tuple[str, str]], answers: Callable[[str], Sequence[tuple[str, str]] | None],
@@ -383,8 +392,10 @@ class FollowUps:
         # its answer would mostly repeat what the reply just said
         fresh = [s for s in fresh if sum(x in said for x in s.sentences) / len(s.sentences) < 0.5]
 
+        nearness = self._nearness(vectors)
+
         def key(s: Suggestion):
-            near = max((_cosine(s.vector, v) for v in vectors), default=0.0) if s.vector else 0.0
+            near = float(nearness[self._row[id(s)]])
             return (-(near + 0.1 * len(s.tokens & about)), rank_of.get(s.chunks[0], far), not s.curated)
 
         picks: list[Suggestion] = []

@@ -82,7 +82,8 @@ class HybridSearch:
         self.by_id = {d.id: d for d in self.chunks}
         tokens = [tokenize(embedding_text(d)) for d in self.chunks]
         self.doc_freq = Counter(t for toks in tokens for t in set(toks))
-        self._vocab: list[str] | None = None
+        self._vocab: dict[int, list[str]] | None = None
+        self._near: dict[str, str | None] = {}
         self._surface: dict[str, str] = {}
         for d in self.chunks:
             for word in TOKEN.findall(d.page_content.lower()):
@@ -95,10 +96,18 @@ class HybridSearch:
         """The corpus word a misspelled token most likely means ("fatgue" -> "fatigue"), if any."""
         if len(token) < 5:
             return None
-        if self._vocab is None:
-            self._vocab = sorted(t for t in self.doc_freq if len(t) >= 4)
-        close = difflib.get_close_matches(token, self._vocab, n=1, cutoff=0.84)
-        return close[0] if close else None
+        if token not in self._near:
+            if self._vocab is None:  # corpus words by length: a close match is at most 2 letters longer or shorter
+                self._vocab = {}
+                for t in self.doc_freq:
+                    if len(t) >= 4:
+                        self._vocab.setdefault(len(t), []).append(t)
+            pool = [t for n in range(len(token) - 2, len(token) + 3) for t in self._vocab.get(n, ())]
+            close = difflib.get_close_matches(token, pool, n=1, cutoff=0.84)
+            if len(self._near) > 4096:
+                self._near.clear()
+            self._near[token] = close[0] if close else None
+        return self._near[token]
 
     def correct(self, text: str) -> str:
         """Replace words the corpus never uses by the corpus word they most likely misspell."""

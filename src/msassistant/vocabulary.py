@@ -35,6 +35,9 @@ class Expansion:
         return " ".join([self.text, *self.added])
 
 
+_FOUND: dict[tuple[int, str], list[Drug]] = {}  # a message is checked for drugs by more than one stage
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     lay: dict[str, tuple[str, ...]]
@@ -67,6 +70,14 @@ class Vocabulary:
 
     def find_drugs(self, text: str) -> list[Drug]:
         """Drugs named in the text by generic or brand name, tolerating small misspellings."""
+        key = (id(self), text)
+        if key not in _FOUND:
+            if len(_FOUND) > 512:
+                _FOUND.clear()
+            _FOUND[key] = self._find_drugs(text)
+        return list(_FOUND[key])
+
+    def _find_drugs(self, text: str) -> list[Drug]:
         folded = text.lower().replace("’", "'")
         names = self.drug_names
         found: list[Drug] = []
