@@ -30,7 +30,8 @@ STOPWORDS = frozenset(
     once only or other our ours ourselves out over own same she should so some such than that the their theirs them
     themselves then there these they this those through to too under until up very was we were what when where which
     while who whom why will with would you your yours yourself yourselves get gets got also may might much many really
-    tell know thing things lately s t re ve ll d m one well""".split()
+    tell know thing things lately s t re ve ll d m one well ago today yesterday tomorrow tonight suddenly recently
+    still ever anymore""".split()
 )
 TOKEN = re.compile(r"[a-z0-9]+")
 

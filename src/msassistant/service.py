@@ -289,7 +289,10 @@ class Assistant:
             turn.lead.append(texts()["personal_decision"])
             turn.steps.append({"step": "scope", "decision": "personal_decision"})
         query, passages, idf = self._focus(turn, res, hits)
-        turn.composed = compose(query, passages, idf, search.doc_freq, max_passages=s.top_k)
+        # an urgent reply stays short: the guidance, then only the most relevant passage, never a promotional one
+        if urgent:
+            passages = [h for h in passages if not h.document.metadata.get("promotional")]
+        turn.composed = compose(query, passages, idf, search.doc_freq, max_passages=1 if urgent else s.top_k)
         turn.steps.append({"step": "compose", "sentences": len(turn.composed.sentences),
                            "citations": [c.chunk_id for c in turn.composed.citations]})
         if not turn.composed.sentences and not urgent:
