@@ -83,18 +83,23 @@ def _is_headline(line: str) -> bool:
     return len(line) <= 120 and not line.rstrip().endswith((".", ":", ";", ","))
 
 
+def protect_abbreviations(text: str) -> str:
+    """Hide the full stops of common abbreviations from a sentence splitter."""
+    for i, abbr in enumerate(ABBREVIATIONS):
+        text = text.replace(abbr, f"\x00{i}\x00")
+    return text
+
+
+def restore_abbreviations(text: str) -> str:
+    for i, abbr in enumerate(ABBREVIATIONS):
+        text = text.replace(f"\x00{i}\x00", abbr)
+    return text
+
+
 def split_sentences(text: str) -> list[str]:
     """Split prose into sentences without breaking on common abbreviations."""
-    protected = text
-    for i, abbr in enumerate(ABBREVIATIONS):
-        protected = protected.replace(abbr, f"\x00{i}\x00")
-    parts = [p.strip() for p in SENTENCE_END.split(protected) if p.strip()]
-    restored = []
-    for part in parts:
-        for i, abbr in enumerate(ABBREVIATIONS):
-            part = part.replace(f"\x00{i}\x00", abbr)
-        restored.append(part)
-    return restored
+    parts = SENTENCE_END.split(protect_abbreviations(text))
+    return [restore_abbreviations(p.strip()) for p in parts if p.strip()]
 
 
 def strip_boilerplate(text: str) -> tuple[list[str], str | None]:

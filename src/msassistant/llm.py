@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from .ingest import ABBREVIATIONS
+from .ingest import protect_abbreviations, restore_abbreviations
 from .retrieve import tokenize
 
 log = logging.getLogger(__name__)
@@ -129,11 +129,8 @@ def _marker_ids(group: str) -> list[int]:
 
 def split_answer(text: str) -> list[str]:
     """Sentences of a model's answer; a citation written after the full stop stays with its sentence."""
-    protected = text
-    for i, abbr in enumerate(ABBREVIATIONS):
-        protected = protected.replace(abbr, f"\x00{i}\x00")
     pieces: list[str] = []
-    for line in protected.splitlines():
+    for line in protect_abbreviations(text).splitlines():
         line = BULLET.sub("", line).strip()
         if not line:
             continue
@@ -147,12 +144,7 @@ def split_answer(text: str) -> list[str]:
                 part = part[lead.end():].strip()
             if part:
                 pieces.append(part)
-    out = []
-    for piece in pieces:
-        for i, abbr in enumerate(ABBREVIATIONS):
-            piece = piece.replace(f"\x00{i}\x00", abbr)
-        out.append(piece)
-    return out
+    return [restore_abbreviations(piece) for piece in pieces]
 
 
 def content_words(text: str) -> set[str]:
