@@ -76,6 +76,16 @@ def wait_for(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """Ask a server to stop; kill it if it has not within 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def start_server(home: Path, extra_env: dict | None = None) -> tuple[str, subprocess.Popen]:
     port = free_port()
     env = {
@@ -102,11 +112,7 @@ def live_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("server-home")
     url, proc = start_server(home)
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_process(proc)
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -11,13 +11,12 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, free_port, make_settings, start_server
+from conftest import CORPUS, free_port, make_settings, start_server, stop_process, wait_for
 
 pytestmark = pytest.mark.chroma_server
 
@@ -38,27 +37,14 @@ def chroma_url(tmp_path_factory):
     proc = subprocess.Popen([exe, "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
     try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {proc.returncode}: {Path(log.name).read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url + "/api/v2/heartbeat", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"chroma run did not answer within 60s: {Path(log.name).read_text()[-2000:]}")
-                time.sleep(0.2)
+        try:
+            wait_for(url + "/api/v2/heartbeat", proc, timeout=60)
+        except (RuntimeError, TimeoutError) as exc:
+            raise RuntimeError(f"chroma run did not start ({exc}): {Path(log.name).read_text()[-2000:]}") from None
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 
@@ -128,8 +114,4 @@ def test_served_app_uses_the_chroma_server(chroma_url, tmp_path):
         assert reply["citations"] and all(c["passage"] for c in reply["citations"])
         assert not (home / "index").exists()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
