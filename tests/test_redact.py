@@ -112,6 +112,13 @@ def test_redaction_reports_what_it_found():
     assert [(f.kind, f.text) for f in found] == [("[email]", "bob@example.org"), ("[phone]", "+44 20 7946 0958")]
 
 
+def test_digits_of_any_script_are_redacted():
+    """Text with no digit and no "@" is passed over quickly; digits of other scripts still count as digits."""
+    assert redact("call me on ０７７００ ９００１２３ please") == "call me on [phone] please"
+    assert redact("my card number is ４５３９ １４８８ ０３４３ ６４６７") == "my card number is [id]"
+    assert redact_found("numb legs and blurred vision since Tuesday") == ("numb legs and blurred vision since Tuesday", [])
+
+
 def test_redaction_is_idempotent_and_handles_empty_text():
     once = redact("jane@example.com, 07700 900123, DOB 04/12/1961, 12 Elm Street, MRN 12345678")
     assert redact(once) == once

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from sqlalchemy import (
     JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, and_, case, create_engine, delete, event, exists,
-    func, not_, or_, select, update,
+    func, insert, not_, or_, select, update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload, sessionmaker
@@ -272,14 +272,25 @@ class LogStore:
             fields["steps"] = scrub(fields["steps"], found)
         if fields.get("answer") and found:  # the answer is the corpus's words; only echoes of the person go
             fields["answer"] = echo_scrub(fields["answer"], found)
-        with self.sessions.begin() as db:
-            if db.get(Conversation, session_id) is None:
-                db.add(Conversation(id=session_id, **({"created_at": fields["created_at"]} if "created_at" in fields else {})))
-                db.flush()
-            last = db.scalar(select(Turn.seq).where(Turn.session_id == session_id).order_by(Turn.seq.desc()).limit(1))
-            turn = Turn(session_id=session_id, seq=(last or 0) + 1, **fields)
-            db.add(turn)
+        # two statements in one transaction: the conversation row if it is new, then the turn numbered after
+        # the session's last one (this runs on every chat message, so it stays off the ORM's unit of work)
+        fields.setdefault("created_at", utcnow())
+        values = {"id": new_id(), "session_id": session_id, **fields}
+        seq = (select(func.coalesce(func.max(Turn.seq), 0) + 1).where(Turn.session_id == session_id)
+               .scalar_subquery())
+        with self.engine.begin() as conn:
+            conn.execute(self._insert_new(Conversation).values(id=session_id, created_at=fields["created_at"]))
+            values["seq"] = conn.execute(insert(Turn).values(**values, seq=seq).returning(Turn.seq)).scalar_one()
+        return Turn(**values)
         return turn
+
+    def _insert_new(self, table):
+        """INSERT that leaves an existing row (same primary key) as it is."""
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        return dialect_insert(table).on_conflict_do_nothing()
 
     def add_feedback(self, turn_id: str, rating: str, comment: str | None) -> bool:
         with self.sessions.begin() as db:

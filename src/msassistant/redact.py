@@ -102,6 +102,11 @@ def _number(match: re.Match) -> str:
     return lead + PHONE
 
 
+# Every pattern above needs a digit or an "@": a text with neither has nothing to redact. Most of what
+# is logged (step names, chunk ids, words of a question) has neither, so this check saves the rest.
+_CANDIDATE = re.compile(r"[\d@]")  # \d as in the patterns: any script's digits
+
+
 # ---- API ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Found:
@@ -126,7 +131,7 @@ def _sub(pattern: re.Pattern, token: str, text: str, found: list[Found], group: 
 
 def redact_found(text: str) -> tuple[str, list[Found]]:
     """The text with personal details replaced, and what was replaced."""
-    if not text:
+    if not text or not _CANDIDATE.search(text):
         return text, []
     found: list[Found] = []
     text = _sub(_EMAIL, EMAIL, text, found)
