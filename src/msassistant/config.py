@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     top_k: int = 3
     candidates: int = 20
+    # up to this many chunks, dense search is exact, over vectors held in memory (45 MiB per 30,000
+    # chunks) and faster than a call into chromadb's HNSW index; above it, chromadb answers
+    exact_search_max_chunks: int = 200_000
+    snapshot_dir: Path | None = None  # where the search snapshot is kept (see snapshot.py)
 
     database_url: str | None = None
 
@@ -79,6 +83,13 @@ class Settings(BaseSettings):
     @property
     def index_path(self) -> Path:
         return self.index_dir or self.home / "index"
+
+    @property
+    def snapshot_path(self) -> Path:
+        """Next to a local index; with a chroma server, in this replica's data folder."""
+        if self.snapshot_dir:
+            return self.snapshot_dir
+        return (self.data_path / "search-snapshot" / self.collection) if self.chroma_url else self.index_path / "search-snapshot"
 
     @property
     def data_path(self) -> Path:

@@ -6,6 +6,7 @@ Local by default (`PersistentClient` under index/); `MSA_CHROMA_URL` switches to
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -14,6 +15,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from .config import Settings
+from . import snapshot
 from .ingest import CleanDocument, SourceDocument, read_corpus, to_documents
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ class IngestReport:
     skipped: list[str] = field(default_factory=list)
     chunks_embedded: int = 0
     rebuilt: bool = False
+    generation: str | None = None  # the index's generation after the sync (see snapshot.py)
 
     @property
     def changed(self) -> bool:
@@ -74,30 +77,75 @@ class Index:
         )
 
     # ---- state -----------------------------------------------------------------------------
+    def _metadata(self) -> dict:
+        """The collection's metadata as stored now (another process or replica may have changed it)."""
+        return self.client.get_collection(self.settings.collection).metadata or {}
+
     def built_with(self) -> str | None:
-        return (self.collection.metadata or {}).get("embedding_model")
+        return self._metadata().get("embedding_model")
+
+    def generation(self, assign: bool = True) -> str | None:
+        """A random id that changes with every change to the index; snapshots are kept per generation.
+        An index built before generations existed is given one (`assign`)."""
+        generation = self._metadata().get("generation")
+        if not snapshot.valid_generation(generation) and assign and self.count():
+            generation = self._new_generation()
+        return generation if snapshot.valid_generation(generation) else None
+
+    def _new_generation(self) -> str:
+        generation = uuid.uuid4().hex
+        # modify() replaces the metadata; the distance function is fixed at creation and stays cosine
+        self.collection.modify(metadata={"embedding_model": self.model_label, "generation": generation})
+        return generation
+
+    @property
+    def snapshot_path(self):
+        return self.settings.snapshot_path
 
     def count(self) -> int:
         return self.collection.count()
 
     def document_hashes(self) -> dict[str, str]:
+        """source -> content hash of every indexed document: from the snapshot of the current generation
+        when there is one, else from chromadb (which reads every document's first chunk)."""
+        generation = self.generation(assign=False)
+        manifest = snapshot.read_manifest(self.snapshot_path, generation, self.model_label) if generation else None
+        if manifest is not None:
+            return dict(manifest["documents"])
         got = self.collection.get(where={"chunk": 0}, include=["metadatas"])
         return {m["source"]: m["doc_hash"] for m in got["metadatas"]}
 
     def all_chunks(self) -> list[Document]:
+        """Every chunk, in (source, chunk) order."""
+        return self._read_all(with_vectors=False)[0]
+
+    def chunks_and_vectors(self):
+        """Every chunk in (source, chunk) order, and their vectors row for row (a float32 array)."""
+        return self._read_all(with_vectors=True)
+
+    def _read_all(self, with_vectors: bool):
+        import numpy as np
+
         docs: list[Document] = []
+        vectors: list = []
+        include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
         offset, page = 0, 5000
         while True:  # page until a short page: no separate count() call, which is slow on a large collection
-            got = self.collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            got = self.collection.get(include=include, limit=page, offset=offset)
             # model_construct: the texts and metadata come from our own index, validating them again costs
             # a tenth of the start-up of a large corpus
             docs += [Document.model_construct(page_content=t, metadata=m, id=i, type="Document")
                      for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
+            if with_vectors and len(got["ids"]):
+                vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
             offset += len(got["ids"])
             if len(got["ids"]) < page:
                 break
-        docs.sort(key=lambda d: (d.metadata["source"], d.metadata["chunk"]))
-        return docs
+        order = sorted(range(len(docs)), key=lambda i: (docs[i].metadata["source"], docs[i].metadata["chunk"]))
+        docs = [docs[i] for i in order]
+        if not with_vectors:
+            return docs, None
+        return docs, (np.concatenate(vectors)[order] if vectors else np.zeros((0, 0), dtype=np.float32))
 
     # ---- writing ---------------------------------------------------------------------------
     def _reset(self) -> None:
@@ -125,10 +173,12 @@ class Index:
             report.rebuilt = True
         known = self.document_hashes()
         current = {d.source for d in docs}
+        todo = [d for d in docs if known.get(d.source) != d.content_hash]
+        if todo or set(known) - current or report.rebuilt:
+            self._new_generation()  # before the change: no snapshot of the old index passes for the new one
         for source in sorted(set(known) - current):
             self.collection.delete(where={"source": source})
             report.removed.append(source)
-        todo = [d for d in docs if known.get(d.source) != d.content_hash]
         report.unchanged = sorted(d.source for d in docs if known.get(d.source) == d.content_hash)
         bar = None
         if progress and todo:
@@ -152,6 +202,9 @@ class Index:
             report.chunks_embedded += self._add(pending)
         if bar:
             bar.close()
+        if report.changed:
+            self._new_generation()  # and after it: nor does a snapshot taken while it was changing
+        report.generation = self.generation()
         return report
 
 

@@ -17,8 +17,11 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from . import snapshot
 from .index import Index, embedding_text
 from .vocabulary import english_words
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "bm25"]
 RRF_K = 60
@@ -71,27 +74,52 @@ class Hit:
 
 
 class HybridSearch:
-    """Holds the chunk texts and a BM25 index in memory; dense search goes to chromadb."""
+    """Holds the chunk texts, their vectors and a BM25 index in memory, loaded from the index's snapshot
+    when there is one for its current generation (else built from chromadb, and the snapshot saved)."""
 
     def __init__(self, index: Index):
-        import bm25s
-
         logging.getLogger("bm25s").setLevel(logging.WARNING)
-
         self.index = index
-        self.chunks = index.all_chunks()
+        generation = index.generation()
+        state = snapshot.load(index.snapshot_path, generation, index.model_label) if generation else None
+        if state is None:
+            state = self._build(index, generation or "")
+            try:
+                snapshot.save(state, index.snapshot_path)
+            except OSError as exc:  # a read-only index folder: the search works, start-up is slower
+                log.warning("could not save the search snapshot in %s: %s", index.snapshot_path, exc)
+        self.generation = state.generation
+        self.hashes = state.hashes
+        self.chunks = [Document.model_construct(page_content=t, metadata=m, id=i, type="Document")
+                       for i, t, m in zip(state.ids, state.texts, state.metadatas)]
+        self.ids = state.ids
         self.by_id = {d.id: d for d in self.chunks}
-        tokens = [tokenize(embedding_text(d)) for d in self.chunks]
-        self.doc_freq = Counter(t for toks in tokens for t in set(toks))
+        self.doc_freq = state.doc_freq
+        self._surface = state.surface
+        self.bm25 = state.bm25
+        self.vectors = state.vectors
         self._vocab: dict[int, list[str]] | None = None
         self._near: dict[str, str | None] = {}
-        self._surface: dict[str, str] = {}
-        for d in self.chunks:
+
+    @staticmethod
+    def _build(index: Index, generation: str) -> snapshot.SearchState:
+        import bm25s
+
+        exact = index.count() <= index.settings.exact_search_max_chunks
+        chunks, vectors = index.chunks_and_vectors() if exact else (index.all_chunks(), None)
+        tokens = [tokenize(embedding_text(d)) for d in chunks]
+        doc_freq = Counter(t for toks in tokens for t in set(toks))
+        surface: dict[str, str] = {}
+        for d in chunks:
             for word in TOKEN.findall(d.page_content.lower()):
-                self._surface.setdefault(stem(word), word)
-        self.bm25 = bm25s.BM25()
-        if self.chunks:
-            self.bm25.index(tokens, show_progress=False)
+                surface.setdefault(stem(word), word)
+        bm25 = None
+        if chunks:
+            bm25 = bm25s.BM25()
+            bm25.index(tokens, show_progress=False)
+        return snapshot.SearchState(
+            generation, index.model_label, [d.id for d in chunks], [d.page_content for d in chunks],
+            [d.metadata for d in chunks], dict(doc_freq), surface, bm25, vectors if chunks else None)
 
     def near(self, token: str) -> str | None:
         """The corpus word a misspelled token most likely means ("fatgue" -> "fatigue"), if any."""
@@ -127,21 +155,29 @@ class HybridSearch:
         return math.log(1 + (n - self.doc_freq.get(token, 0) + 0.5) / (self.doc_freq.get(token, 0) + 0.5))
 
     def dense(self, vector: list[float], k: int) -> list[tuple[str, float]]:
-        if not self.chunks:
-            return []
-        got = self.index.collection.query(query_embeddings=[vector], n_results=min(k, len(self.chunks)), include=["distances"])
-        return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0])]
+        return self.dense_many([vector], k)[0]
 
     def dense_many(self, vectors: list[list[float]], k: int) -> list[list[tuple[str, float]]]:
-        """`dense` for several query vectors in one chromadb call (one round trip to a chroma server)."""
+        """(chunk id, cosine similarity) of the k nearest chunks to each query vector. Exact, over the
+        vectors in memory; above MSA_EXACT_SEARCH_MAX_CHUNKS, chromadb's HNSW index (one call)."""
         if not self.chunks or not vectors:
             return [[] for _ in vectors]
-        got = self.index.collection.query(query_embeddings=vectors, n_results=min(k, len(self.chunks)), include=["distances"])
-        return [[(i, 1.0 - d) for i, d in zip(ids, dists)] for ids, dists in zip(got["ids"], got["distances"])]
+        k = min(k, len(self.chunks))
+        if self.vectors is None:
+            got = self.index.collection.query(query_embeddings=vectors, n_results=k, include=["distances"])
+            return [[(i, 1.0 - d) for i, d in zip(ids, dists)] for ids, dists in zip(got["ids"], got["distances"])]
+        # vectors are normalised, so cosine similarity is the dot product
+        sims = self.vectors @ np.asarray(vectors, dtype=np.float32).T
+        out = []
+        for column in sims.T:
+            top = np.argpartition(-column, k - 1)[:k] if k < len(column) else np.arange(len(column))
+            top = top[np.argsort(-column[top], kind="stable")]
+            out.append([(self.ids[i], float(column[i])) for i in top])
+        return out
 
     def sparse(self, query_tokens: list[str], k: int) -> list[tuple[str, float]]:
         known = [t for t in query_tokens if t in self.doc_freq]
-        if not known or not self.chunks:
+        if not known or self.bm25 is None:
             return []
         scores = self.bm25.get_scores(known)
         top = np.argsort(-scores)[:k]

@@ -92,6 +92,7 @@ class Assistant:
         self._lock = threading.Lock()
         self._follow_ups: FollowUps | None = None
         self._follow_ups_lock = threading.Lock()
+        self._term_vectors: dict[str, list[float]] = {}
         self.llm: LLMWriter | None = None
         self.llm_unavailable: str | None = None
         model = llm
@@ -130,8 +131,12 @@ class Assistant:
         _ = self.follow_ups
 
     def health(self) -> dict:
-        chunks = self.index.count()
-        docs = len(self.index.document_hashes()) if chunks else 0
+        search = self._search
+        if search is not None and search.generation and search.generation == self.index.generation(assign=False):
+            chunks, docs = len(search.ids), len(search.hashes)  # the index is as loaded: no need to count it
+        else:
+            chunks = self.index.count()
+            docs = len(self.index.document_hashes()) if chunks else 0
         return {"status": "ok" if chunks else "empty_index", "documents": docs, "chunks": chunks,
                 "embedding_model": self.embeddings.label, "retrieval_mode": self.settings.retrieval_mode}
 
@@ -159,12 +164,17 @@ class Assistant:
         """The query vectors of many questions in one batch (what `_vectors` would compute one by one)."""
         if self.settings.retrieval_mode == "bm25":
             return {}
-        texts = []
+        texts, terms = [], []
         for q in questions:
             e = self._expand(q)
-            texts += [e.text] + ([" ".join(e.added)] if e.added else [])
-        texts = list(dict.fromkeys(texts))
-        return dict(zip(texts, self.embeddings.embed_documents(texts)))
+            texts.append(e.text)
+            if e.added:
+                terms.append(" ".join(e.added))
+        texts = list(dict.fromkeys(texts + terms))
+        vectors = dict(zip(texts, self.embeddings.embed_documents(texts)))
+        for t in terms:  # the vocabulary's terms for these questions are likely to come again
+            self._term_vectors.setdefault(t, vectors[t])
+        return vectors
 
     def _answers(self, question: str, cache: dict | None = None) -> list[tuple[str, str]] | None:
         """(passage id, sentence) of the answer the assistant gives to `question` on its own, or None when it
@@ -202,9 +212,20 @@ class Assistant:
         texts = [expansion.text] + ([" ".join(expansion.added)] if expansion.added else [])
         if cache and all(t in cache for t in texts):
             return [cache[t] for t in texts]
-        if not expansion.added:
-            return [self.embeddings.embed_query(expansion.text)]
-        return self.embeddings.embed_documents([expansion.text, " ".join(expansion.added)])
+        vectors = [self.embeddings.embed_query(expansion.text)]
+        if expansion.added:
+            vectors.append(self._term_vector(" ".join(expansion.added)))
+        return vectors
+
+    def _term_vector(self, terms: str) -> list[float]:
+        """The vector of the clinical terms added to a question. They come from the reviewed vocabulary, so
+        there are few distinct ones and each is embedded once (the person's own words are embedded every time)."""
+        vector = self._term_vectors.get(terms)
+        if vector is None:
+            if len(self._term_vectors) >= 4096:
+                self._term_vectors.clear()
+            vector = self._term_vectors[terms] = self.embeddings.embed_query(terms)
+        return vector
 
     def _expand(self, text: str):
         """The search query for a question: directives to the assistant left out, misspellings corrected,

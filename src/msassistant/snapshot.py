@@ -1,0 +1,135 @@
+"""Snapshot: what the hybrid search holds in memory, saved next to the index.
+
+Loading the search from chromadb means reading every chunk, tokenising it and building BM25 again:
+seconds at 10,000 documents. A snapshot holds the result (chunk texts and metadata, their vectors,
+the BM25 index and the word statistics), so a server starts in a fraction of that time.
+
+A snapshot belongs to one *generation* of the index. `Index.sync` gives the collection a new
+generation (a random id in its metadata) before and after every change, so a snapshot of an older
+index is never loaded, whichever process or replica changed it. Snapshots hold only JSON and numpy
+arrays, never pickles. A damaged or unreadable snapshot is ignored with a warning and rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+GENERATION = re.compile(r"[0-9a-f]{32}")
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class SearchState:
+    generation: str
+    model: str
+    ids: list[str]
+    texts: list[str]
+    metadatas: list[dict]
+    doc_freq: dict[str, int]
+    surface: dict[str, str]  # stem -> the word as the corpus writes it
+    bm25: Any = None  # a bm25s.BM25, None for an empty index
+    vectors: np.ndarray | None = None  # float32, one row per chunk; None above MSA_EXACT_SEARCH_MAX_CHUNKS
+    hashes: dict[str, str] = field(default_factory=dict)  # source -> content hash
+
+    def __post_init__(self):
+        if not self.hashes:
+            self.hashes = {m["source"]: m["doc_hash"] for m in self.metadatas if m.get("chunk") == 0}
+
+
+def valid_generation(generation: object) -> bool:
+    return isinstance(generation, str) and bool(GENERATION.fullmatch(generation))
+
+
+def _folder(root: Path, generation: str) -> Path | None:
+    return root / generation if valid_generation(generation) else None
+
+
+def read_manifest(root: Path, generation: str, model: str) -> dict | None:
+    """The manifest of the snapshot of this generation and model, or None."""
+    folder = _folder(root, generation)
+    if folder is None:
+        return None
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("search snapshot %s is unreadable (%s); it will be rebuilt", folder, exc)
+        return None
+    if manifest.get("format") != FORMAT or manifest.get("generation") != generation or manifest.get("model") != model:
+        return None
+    return manifest
+
+
+def load(root: Path, generation: str, model: str) -> SearchState | None:
+    """The snapshot of this generation, or None when there is none (or it cannot be read)."""
+    manifest = read_manifest(root, generation, model)
+    if manifest is None:
+        return None
+    folder = root / generation
+    try:
+        chunks = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
+        terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
+        vectors = np.load(folder / "vectors.npy", allow_pickle=False) if manifest["vectors"] else None
+        bm25 = None
+        if manifest["chunks"]:
+            import bm25s
+
+            bm25 = bm25s.BM25.load(folder / "bm25", allow_pickle=False, show_progress=False)
+        state = SearchState(generation, model, chunks["ids"], chunks["texts"], chunks["metadatas"],
+                            terms["doc_freq"], terms["surface"], bm25, vectors, manifest["documents"])
+        n = len(state.ids)
+        if n != manifest["chunks"] or len(state.texts) != n or len(state.metadatas) != n or (
+                vectors is not None and vectors.shape[0] != n):
+            raise ValueError("its parts disagree on the number of chunks")
+        return state
+    except Exception as exc:  # noqa: BLE001 - any damage means: rebuild from chromadb
+        log.warning("search snapshot %s could not be loaded (%s: %s); it will be rebuilt", folder, type(exc).__name__, exc)
+        return None
+
+
+def save(state: SearchState, root: Path) -> Path | None:
+    """Write the snapshot into root/<generation>, all or nothing, and remove older generations.
+    Returns the folder, or None when the generation is not one the index gave out."""
+    target = _folder(root, state.generation)
+    if target is None:
+        return None
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    try:
+        (tmp / "chunks.json").write_text(
+            json.dumps({"ids": state.ids, "texts": state.texts, "metadatas": state.metadatas}, ensure_ascii=False),
+            encoding="utf-8")
+        (tmp / "terms.json").write_text(json.dumps({"doc_freq": state.doc_freq, "surface": state.surface},
+                                                   ensure_ascii=False), encoding="utf-8")
+        if state.vectors is not None:
+            np.save(tmp / "vectors.npy", np.ascontiguousarray(state.vectors, dtype=np.float32), allow_pickle=False)
+        if state.bm25 is not None:
+            state.bm25.save(tmp / "bm25", allow_pickle=False, show_progress=False)
+        manifest = {"format": FORMAT, "generation": state.generation, "model": state.model, "chunks": len(state.ids),
+                    "vectors": state.vectors is not None, "documents": state.hashes}
+        (tmp / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")  # last: a folder with it is complete
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another process saved this generation first: keep theirs
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for old in root.iterdir():
+        if old.is_dir() and old.name != state.generation and valid_generation(old.name):
+            shutil.rmtree(old, ignore_errors=True)
+    return target
