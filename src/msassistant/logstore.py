@@ -16,7 +16,7 @@ from typing import Iterator
 
 from sqlalchemy import (
     JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, and_, case, create_engine, delete, event, exists,
-    func, insert, not_, or_, select, update,
+    bindparam, func, insert, not_, or_, select, update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload, sessionmaker
@@ -122,7 +122,9 @@ class Staff(Base):
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True, pool_pre_ping=True)
+    # pre-ping (a test query before each use of a pooled connection) guards against dropped network
+    # connections; a SQLite file has none, and every chat turn would pay for it
+    engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -250,6 +252,9 @@ class LogStore:
         self.engine = make_engine(url)
         upgrade(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._new_conversation = self._insert_new(Conversation)
+        next_seq = select(func.coalesce(func.max(Turn.seq), 0) + 1).where(Turn.session_id == bindparam("seq_of"))
+        self._new_turn = insert(Turn).values(seq=next_seq.scalar_subquery()).returning(Turn.seq)
 
     # ---- the assistant's side -------------------------------------------------------------------
     def history(self, session_id: str, limit: int = 6) -> list[Turn]:
@@ -276,13 +281,10 @@ class LogStore:
         # the session's last one (this runs on every chat message, so it stays off the ORM's unit of work)
         fields.setdefault("created_at", utcnow())
         values = {"id": new_id(), "session_id": session_id, **fields}
-        seq = (select(func.coalesce(func.max(Turn.seq), 0) + 1).where(Turn.session_id == session_id)
-               .scalar_subquery())
         with self.engine.begin() as conn:
-            conn.execute(self._insert_new(Conversation).values(id=session_id, created_at=fields["created_at"]))
-            values["seq"] = conn.execute(insert(Turn).values(**values, seq=seq).returning(Turn.seq)).scalar_one()
+            conn.execute(self._new_conversation, {"id": session_id, "created_at": fields["created_at"]})
+            values["seq"] = conn.execute(self._new_turn, {**values, "seq_of": session_id}).scalar_one()
         return Turn(**values)
-        return turn
 
     def _insert_new(self, table):
         """INSERT that leaves an existing row (same primary key) as it is."""

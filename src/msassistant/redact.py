@@ -188,6 +188,8 @@ def scrub(value: Any, found: list[Found] | None = None) -> Any:
     words = _words(found or [])
 
     def walk(v: Any) -> Any:
+        if isinstance(v, str) and not found:
+            return redact(v)
         if isinstance(v, str):
             if words and _TOKEN.fullmatch(v.lower()):
                 kind = _match_word(v, words)

@@ -54,6 +54,7 @@ class Rule:
     look_alikes: frozenset[str]
     extra: str
     with_in_message: bool  # with/and_with may be found anywhere in the message
+    match_any: re.Pattern[str] | None = None  # finds every text some `match` phrase occurs in (and maybe more)
 
 
 @dataclass(frozen=True)
@@ -103,19 +104,33 @@ def load_rules(path: Path | None = None) -> RuleSet:
             pattern = pattern.replace("{" + name + "}", value)
         return pattern
 
-    def compile_list(items: list[str], where: str) -> Patterns:
-        out: list[re.Pattern[str]] = []
+    def phrases(items: list[str], where: str) -> list[tuple[str, str]]:
+        """(phrase as written, its regular expression), with @groups expanded."""
+        out: list[tuple[str, str]] = []
         for item in items:
             if item.startswith("@"):
                 if item[1:] not in groups:
                     raise ValueError(f"{where}: unknown group {item}")
-                out.extend(compile_list(groups[item[1:]], where))
-                continue
+                out.extend(phrases(groups[item[1:]], where))
+            else:
+                out.append((item, expand(item)))
+        return out
+
+    def compile_list(items: list[str], where: str) -> Patterns:
+        out: list[re.Pattern[str]] = []
+        for item, pattern in phrases(items, where):
             try:
-                out.append(re.compile(r"(?<!\w)(?:" + expand(item) + r")(?!\w)"))
+                out.append(re.compile(r"(?<!\w)(?:" + pattern + r")(?!\w)"))
             except re.error as exc:
                 raise ValueError(f"{where}: bad phrase {item!r}: {exc}") from exc
         return tuple(out)
+
+    def any_of(items: list[str], where: str) -> re.Pattern[str] | None:
+        """One expression that finds any of the phrases, word boundaries aside: a quick first test."""
+        try:
+            return re.compile("|".join(f"(?:{pattern})" for _, pattern in phrases(items, where)))
+        except re.error:
+            return None
 
     la = data["look_alikes"]
     default_la = la.get("default", [])
@@ -141,6 +156,7 @@ def load_rules(path: Path | None = None) -> RuleSet:
                 level=raw["level"],
                 source=raw["source"],
                 match=compile_list(raw["match"], rid),
+                match_any=any_of(raw["match"], rid),
                 with_=compile_list(raw.get("with", []), rid),
                 and_with=compile_list(raw.get("and_with", []), rid),
                 context=compile_list(raw.get("context", []), rid),
@@ -278,6 +294,8 @@ def _is_uhthoff(parts: list[str], rs: RuleSet) -> bool:
 
 
 def _fires(rule: Rule, text: str, numbered: list[tuple[int, str]], uhthoff: bool, rs: RuleSet) -> bool:
+    if rule.match_any is not None and not rule.match_any.search(text):
+        return False  # none of its phrases is in the message (each clause is a part of `text`)
     if rule.context and not _any(rule.context, text):
         return False
     parts = [c for _, c in numbered]
