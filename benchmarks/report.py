@@ -97,21 +97,27 @@ def tables(r: dict) -> str:
         f"| turn, answered questions only | {ip['turn_answers_only']['p50_ms']} | {ip['turn_answers_only']['p95_ms']} | |",
         f"| bare: one query embedding + one chromadb search | {ip['bare']['p50_ms']} | {ip['bare']['p95_ms']} | "
         f"{ip['bare']['cpu_p50_ms']} |",
-        f"| LangChain `Chroma.similarity_search(q, k=4)` | {ip['langchain']['p50_ms']} | {ip['langchain']['p95_ms']} | "
-        f"{ip['langchain']['cpu_p50_ms']} |",
+        f"| LangChain `Chroma.similarity_search(q, k=4)`, queries embedded by `SentenceTransformer.encode` | "
+        f"{ip['langchain']['p50_ms']} | {ip['langchain']['p95_ms']} | {ip['langchain']['cpu_p50_ms']} |",
+        *([f"| the same, with msassistant's embeddings class | {ip['langchain_own_embeddings']['p50_ms']} | "
+           f"{ip['langchain_own_embeddings']['p95_ms']} | {ip['langchain_own_embeddings']['cpu_p50_ms']} |"]
+          if "langchain_own_embeddings" in ip else []),
         "",
-        f"turn/bare = **{r['turn_over_bare']}**, turn/LangChain = **{r['turn_over_langchain']}**. "
+        f"turn/bare = **{r['turn_over_bare']}**, turn/LangChain = **{r['turn_over_langchain']}**"
+        + (f" (with msassistant's embeddings class: {r['turn_over_langchain_own_embeddings']})"
+           if "turn_over_langchain_own_embeddings" in r else "") + ". "
         f"Categories of the timed turns: {', '.join(f'{k} {v}' for k, v in ip['categories'].items())}.",
         "",
         "### Latency vs corpus size (in process)",
         "",
-        "| documents | chunks | turn p50 | turn p95 | bare p50 | LangChain p50 | turn/bare | turn/LangChain |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| documents | chunks | turn p50 | turn p95 | bare p50 | LangChain p50 | turn/bare | turn/LangChain | "
+        "turn/LangChain (own embeddings) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in r["latency_by_corpus_size"]:
         lines.append(f"| {s['documents']:,} | {s['chunks']:,} | {s['turn']['p50_ms']} | {s['turn']['p95_ms']} | "
                      f"{s['bare']['p50_ms']} | {s['langchain']['p50_ms']} | {s['turn_over_bare']} | "
-                     f"{s['turn_over_langchain']} |")
+                     f"{s['turn_over_langchain']} | {s.get('turn_over_langchain_own_embeddings', '-')} |")
     h = r["http"]
     lines += [
         "",
@@ -148,7 +154,9 @@ def tables(r: dict) -> str:
             f"- {e['documents']:,} documents ({e['chunks']:,} chunks): unchanged re-ingest {cli['wall_s']} s with "
             f"`msassistant ingest` (a new process: imports, index check; peak RSS {cli['peak_rss_mib']} MiB), "
             f"{e['reingest_unchanged_in_process']['seconds']} s in process; cleaning every document as before: "
-            f"{e['reingest_unchanged_cleaning_every_document_s']} s. Search load {e['search_load_s']} s.")
+            f"{e['reingest_unchanged_cleaning_every_document_s']} s. Search load {e['search_load_s']} s from the "
+            f"snapshot ({e.get('snapshot_mib', '?')} MiB on disk); "
+            f"{e.get('search_build_from_chromadb_s', '?')} s to build it from chromadb.")
         if "build" in e and e["build"]:
             b = e["build"]
             when = "in this run" if b.get("in_this_run") else f"recorded {b.get('date', '?')}"

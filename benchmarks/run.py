@@ -7,8 +7,10 @@
 Everything is measured in the same run, so ratios compare like with like: a turn (Assistant.reply:
 triage, scope, retrieval, composing, the log write), the bare cost of one query embedding plus one
 chromadb vector search, and a vanilla LangChain retriever (`langchain_chroma.Chroma(...)
-.similarity_search(q, k=4)`) over the same collection with the same embeddings object. The three
-are interleaved question by question, so that a busy machine slows all three alike.
+.similarity_search(q, k=4)`) over the same collection with the same model, embedding queries the way
+LangChain's sentence-transformers integration does (`SentenceTransformer.encode`). A second LangChain
+figure drives msassistant's own embeddings class instead. All are interleaved question by question,
+so that a busy machine slows them alike.
 
 Progress goes to stderr; stdout holds only the JSON. State lives in bench-data/ (git-ignored): the
 generated corpora, their indexes (reused by later runs when unchanged) and the last results.
@@ -118,14 +120,38 @@ def close_assistant(assistant) -> None:
     gc.collect()
 
 
+class StockEmbeddings:
+    """Query embeddings as a LangChain user gets them from `langchain_huggingface.HuggingFaceEmbeddings`
+    with `normalize_embeddings=True`: `SentenceTransformer.encode(...).tolist()`, on the same loaded model.
+    (That package pins huggingface-hub below 2, which sentence-transformers 6 no longer allows, so its
+    two calls are written out here.)"""
+
+    def __init__(self, model):
+        self.model = model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.model.encode(texts, normalize_embeddings=True, show_progress_bar=False).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
+SIZE_KEYS = ("documents", "chunks", "turn", "bare", "langchain", "langchain_own_embeddings", "turn_over_bare",
+             "turn_over_langchain", "turn_over_langchain_own_embeddings")
+
+
 def measure_turns(assistant, repeats: int, desc: str) -> dict:
     """Turn vs bare vs LangChain, question by question, in a rotating order; one untimed pass first."""
     from langchain_chroma import Chroma
 
     emb = assistant.embeddings
     collection = assistant.index.collection
-    baseline = Chroma(client=assistant.index.client, collection_name=assistant.settings.collection,
-                      embedding_function=emb)
+
+    def chroma(embedding_function):
+        return Chroma(client=assistant.index.client, collection_name=assistant.settings.collection,
+                      embedding_function=embedding_function)
+
+    baseline, baseline_own = chroma(StockEmbeddings(emb.model)), chroma(emb)
     categories: list[str] = []
 
     def turn(q: str):
@@ -137,7 +163,10 @@ def measure_turns(assistant, repeats: int, desc: str) -> dict:
     def langchain(q: str):
         return baseline.similarity_search(q, k=4)
 
-    kinds = {"turn": turn, "bare": bare, "langchain": langchain}
+    def langchain_own_embeddings(q: str):
+        return baseline_own.similarity_search(q, k=4)
+
+    kinds = {"turn": turn, "bare": bare, "langchain": langchain, "langchain_own_embeddings": langchain_own_embeddings}
     names = list(kinds)
     for q in QUESTIONS:  # warm: first calls build caches, load the search, open connections
         for f in kinds.values():
@@ -166,6 +195,8 @@ def measure_turns(assistant, repeats: int, desc: str) -> dict:
     result["categories"] = {c: categories.count(c) for c in sorted(set(categories))}
     result["turn_over_bare"] = ratio(result["turn"]["p50_ms"], result["bare"]["p50_ms"])
     result["turn_over_langchain"] = ratio(result["turn"]["p50_ms"], result["langchain"]["p50_ms"])
+    result["turn_over_langchain_own_embeddings"] = ratio(result["turn"]["p50_ms"],
+                                                         result["langchain_own_embeddings"]["p50_ms"])
     return result
 
 
@@ -423,14 +454,15 @@ def run(quick: bool, rebuild: bool) -> dict:
     log("turns at 5 documents (turn, bare embed+search and LangChain, interleaved)")
     at5 = measure_turns(bot, repeats, "5 documents")
     at5.update(documents=5, chunks=bot.index.count())
-    result["in_process"] = {k: at5[k] for k in ("turn", "turn_answers_only", "bare", "langchain", "categories")}
+    result["in_process"] = {k: at5[k] for k in ("turn", "turn_answers_only", "bare", "langchain",
+                                                "langchain_own_embeddings", "categories")}
     result["bare_embed_plus_search"] = at5["bare"]
     result["langchain_baseline"] = at5["langchain"]
     result["turn_over_bare"] = at5["turn_over_bare"]
     result["turn_over_langchain"] = at5["turn_over_langchain"]
+    result["turn_over_langchain_own_embeddings"] = at5["turn_over_langchain_own_embeddings"]
     close_assistant(bot)
-    by_size = [{k: at5[k] for k in ("documents", "chunks", "turn", "bare", "langchain", "turn_over_bare",
-                                      "turn_over_langchain")}]
+    by_size = [{k: at5[k] for k in SIZE_KEYS}]
 
     # 2. generated corpora
     sizes = [1000] if quick else [1000, 10000]
@@ -479,15 +511,21 @@ def run(quick: bool, rebuild: bool) -> dict:
         entry["reingest_unchanged_cleaning_every_document_s"] = round(time.perf_counter() - start, 3)
         start = time.perf_counter()
         _ = bot.search
-        entry["search_load_s"] = round(time.perf_counter() - start, 2)
+        entry["search_load_s"] = round(time.perf_counter() - start, 2)  # from the snapshot the ingest saved
+        from msassistant.retrieve import HybridSearch
+
+        start = time.perf_counter()
+        HybridSearch._build(bot.index, "")  # what loading cost before snapshots: read chromadb, tokenise, BM25
+        entry["search_build_from_chromadb_s"] = round(time.perf_counter() - start, 2)
+        entry["snapshot_mib"] = round(sum(f.stat().st_size for f in bot.index.snapshot_path.rglob("*") if f.is_file())
+                                      / 2**20, 1)
         entry["chunks"] = bot.index.count()
         log(f"turns at {n_docs} documents")
         measured = measure_turns(bot, max(1, repeats // 2) if n_docs >= 10000 else repeats, f"{n_docs} documents")
         close_assistant(bot)
-        entry.update({k: measured[k] for k in ("turn", "bare", "langchain", "turn_over_bare", "turn_over_langchain")})
+        entry.update({k: measured[k] for k in SIZE_KEYS if k in measured})
         scale_results.append(entry)
-        by_size.append({k: entry[k] for k in ("documents", "chunks", "turn", "bare", "langchain", "turn_over_bare",
-                                                "turn_over_langchain")})
+        by_size.append({k: entry[k] for k in SIZE_KEYS})
     result["scale"] = scale_results
     result["latency_by_corpus_size"] = by_size
     largest = by_size[-1]

@@ -25,6 +25,26 @@ def test_default_model_is_real_and_offline(embeddings):
     assert embeddings.label == "sentence-transformers/all-MiniLM-L6-v2"
 
 
+@pytest.mark.parametrize("text", [
+    "MS fatigue",
+    "",
+    "   ",
+    "Is ocrelizumab (Ocrevus®) OK in pregnancy? 🤰 — asking for my wife",
+    "Ça me fatigue, la sclérose en plaques.",
+    " ".join(["heat makes my legs weak and my vision blurry"] * 80),  # far past the 256-token limit
+])
+def test_query_vector_is_the_one_encode_gives(embeddings, text):
+    """embed_query calls the model's modules directly; it must give what SentenceTransformer.encode gives."""
+    import numpy as np
+
+    fast = np.array(embeddings.embed_query(text))
+    stock = embeddings.model.encode(text, normalize_embeddings=True, show_progress_bar=False)
+    batch = np.array(embeddings.embed_documents([text, "another text of another length"])[0])
+    assert fast.shape == stock.shape == (384,)
+    assert np.abs(fast - stock).max() < 1e-5
+    assert np.abs(fast - batch).max() < 1e-4  # padding in a batch changes the last digits only
+
+
 def test_bundled_weights_match_upstream_hash():
     verify_bundled_model(bundled_model_dir())
 

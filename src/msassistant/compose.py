@@ -7,6 +7,7 @@ that a cited passage does not say.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .ingest import split_sentences
 from .retrieve import Hit, tokenize
@@ -51,25 +52,27 @@ class Composed:
         return [f"{s} [{cid}]" for s, cid in self.sentences]
 
 
-def sentence_score(sentence: str, weights: dict[str, float]) -> float:
-    total = sum(weights.values())
+def _score(tokens: frozenset[str], weights: dict[str, float], total: float) -> float:
     if not total:
         return 0.0
-    tokens = set(tokenize(sentence))
     return sum(w for t, w in weights.items() if t in tokens) / total
+
+
+@lru_cache(maxsize=8192)  # passages come back turn after turn: split and tokenise each once
+def statements(passage: str) -> tuple[tuple[int, str, frozenset[str]], ...]:
+    """(position, sentence, its words) of the passage's sentences that are not questions."""
+    return tuple((pos, s, frozenset(tokenize(s))) for pos, s in enumerate(split_sentences(passage))
+                 if not s.rstrip().endswith("?"))
 
 
 def compose(query: str, hits: list[Hit], idf, doc_freq, max_passages: int = 3, pool: int = 6) -> Composed:
     """Rerank the top `pool` passages by how well their best sentence matches the question (with a
     prior for the retrieval rank), cite up to `max_passages` of them, numbered in that order."""
     weights = {t: idf(t) for t in set(tokenize(query)) if doc_freq.get(t)}
+    total = sum(weights.values())
     candidates = []  # (combined score, hit rank, [(position, sentence, score)...] best first)
     for rank, hit in enumerate(hits[:pool]):
-        scored = [
-            (pos, s, sentence_score(s, weights))
-            for pos, s in enumerate(split_sentences(hit.document.page_content))
-            if not s.rstrip().endswith("?")
-        ]
+        scored = [(pos, s, _score(tokens, weights, total)) for pos, s, tokens in statements(hit.document.page_content)]
         if scored:
             ranked = sorted(scored, key=lambda x: x[2], reverse=True)
             candidates.append((ranked[0][2] + RANK_PRIOR / (rank + 1), rank, ranked))

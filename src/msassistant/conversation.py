@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Callable, Iterable, Protocol, Sequence
 
@@ -282,7 +283,7 @@ class Suggestion:
     curated: bool = True
     vector: tuple[float, ...] | None = None  # the question's embedding, to find the ones nearest a reply
 
-    @property
+    @cached_property  # asked for every pool question on every turn
     def tokens(self) -> frozenset[str]:
         return frozenset(tokenize(self.question))
 

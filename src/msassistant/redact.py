@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 EMAIL, PHONE, DOB, ADDRESS, ID = "[email]", "[phone]", "[dob]", "[address]", "[id]"
@@ -183,13 +184,23 @@ def _match_word(value: str, words: dict[str, str]) -> str | None:
     return None
 
 
+# Identifier-shaped strings ("004_164da9cc3357f88a.txt#13": a passage id) fill the pipeline's steps and
+# recur turn after turn; their redaction is remembered (it is a pure function of the string).
+_ID_SHAPED = re.compile(r"[\w.-]{1,80}#\d{1,6}")
+
+
+@lru_cache(maxsize=4096)
+def _redact_id(text: str) -> str:
+    return redact(text)
+
+
 def scrub(value: Any, found: list[Found] | None = None) -> Any:
     """Redact every string in a JSON-like value; single words of `found` are replaced by their token."""
     words = _words(found or [])
 
     def walk(v: Any) -> Any:
         if isinstance(v, str) and not found:
-            return redact(v)
+            return _redact_id(v) if _ID_SHAPED.fullmatch(v) else redact(v)
         if isinstance(v, str):
             if words and _TOKEN.fullmatch(v.lower()):
                 kind = _match_word(v, words)
