@@ -36,6 +36,9 @@ def ingest(quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progres
         embeddings = SentenceTransformerEmbeddings(settings.embedding_model)
         index = Index(settings, embeddings, embeddings.label)
         report = run_ingest(settings, index, progress=not quiet)
+        from .retrieve import HybridSearch
+
+        HybridSearch.prepare(index)  # the search snapshot a server loads at start-up
     except (EmbeddingModelError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     for problem in report.skipped:

@@ -332,15 +332,27 @@ class FollowUps:
 
     def __init__(self, pool: list[Suggestion]):
         self.pool = [s for s in pool if s.sentences]
-        self.by_source: dict[str, list[Suggestion]] = {}
-        for s in pool:
-            self.by_source.setdefault(s.source, []).append(s)
         # the pool's question vectors as one unit-length matrix, so a turn compares them all in one product
         self._row = {id(s): i for i, s in enumerate(self.pool)}
         dims = next((len(s.vector) for s in self.pool if s.vector), 0)
         matrix = np.array([s.vector if s.vector else [0.0] * dims for s in self.pool], dtype=np.float32).reshape(len(self.pool), dims)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         self._matrix = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+    def to_json(self) -> list[dict]:
+        return [{"question": s.question, "source": s.source, "chunks": list(s.chunks), "sentences": list(s.sentences),
+                 "curated": s.curated, "vector": list(s.vector) if s.vector is not None else None} for s in self.pool]
+
+    @classmethod
+    def from_json(cls, data: object) -> "FollowUps | None":
+        """The pool `to_json` wrote, or None when the data is not such a pool."""
+        try:
+            return cls([Suggestion(str(d["question"]), str(d["source"]), tuple(map(str, d["chunks"])),
+                                   tuple(map(str, d["sentences"])), bool(d["curated"]),
+                                   tuple(map(float, d["vector"])) if d["vector"] is not None else None)
+                        for d in data])  # type: ignore[union-attr]
+        except (TypeError, KeyError, ValueError):
+            return None
 
     def _nearness(self, vectors: Sequence[Sequence[float]]) -> np.ndarray:
         """Each pool question's best cosine similarity to any of the turn's query vectors."""

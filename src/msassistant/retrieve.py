@@ -101,6 +101,16 @@ class HybridSearch:
         self._vocab: dict[int, list[str]] | None = None
         self._near: dict[str, str | None] = {}
 
+    @classmethod
+    def prepare(cls, index: Index) -> bool:
+        """Make sure the index has a search snapshot for its current generation, so that servers start fast.
+        True when one had to be built."""
+        generation = index.generation()
+        if generation is None or snapshot.read_manifest(index.snapshot_path, generation, index.model_label):
+            return False
+        cls(index)
+        return True
+
     @staticmethod
     def _build(index: Index, generation: str) -> snapshot.SearchState:
         import bm25s

@@ -8,13 +8,16 @@ guidance is ready as soon as triage has run, before anything is retrieved.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Iterator, Sequence
 
+from . import snapshot
 from .compose import Citation, Composed, compose
 from .config import Settings, get_settings
 from .conversation import FollowUps, Resolution, derived_questions, load_curated, resolve, topic_words
@@ -76,6 +79,18 @@ class Turn:
 
     def body_pieces(self) -> list[str]:
         return self.body if self.body is not None else self.composed.pieces()
+
+
+def pipeline_digest(settings: Settings, model: str, vocab: Vocabulary) -> str:
+    """Changes whenever anything that decides an answer changes: this package's code, rules and prompts,
+    the vocabulary and the retrieval settings. Data derived from answers (the suggested questions) is
+    kept under it."""
+    digest = hashlib.sha256(repr((model, settings.retrieval_mode, settings.top_k, settings.candidates,
+                                  settings.exact_search_max_chunks, vocab)).encode())
+    package = Path(__file__).parent
+    for path in sorted(p for p in package.rglob("*") if p.suffix in {".py", ".toml", ".md"} and p.is_file()):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 class Assistant:
@@ -144,21 +159,31 @@ class Assistant:
     @property
     def follow_ups(self) -> FollowUps:
         """The pool of next questions, each checked once against this index: the assistant must answer it,
-        citing the document it is listed under."""
+        citing the document it is listed under. Kept with the search snapshot, for this index generation and
+        this version of the pipeline's code and rules."""
         if self._follow_ups is None:
             with self._follow_ups_lock:
                 if self._follow_ups is None:
                     search = self.search
-                    present = {d.metadata["source"] for d in search.chunks}
-                    curated = [(q, src) for src, qs in load_curated().items() if src in present for q in qs]
-                    derived = derived_questions(search.chunks, self.vocab)
-                    cache = self._embed_all([q for q, _ in curated + derived])
-                    answers = lambda q: self._answers(q, cache)  # noqa: E731
-                    texts_of = {q: self._expand(q).text for q, _ in curated + derived}
-                    vectors = {q: cache[t] for q, t in texts_of.items() if t in cache}
-                    self._follow_ups = FollowUps(FollowUps.build(curated, answers, True, vectors)
-                                                 + FollowUps.build(derived, answers, False, vectors))
+                    name = f"follow-ups-{pipeline_digest(self.settings, self.embeddings.label, self.vocab)}.json"
+                    saved = snapshot.load_extra(self.index.snapshot_path, search.generation, name)
+                    pool = FollowUps.from_json(saved) if saved is not None else None
+                    if pool is None:
+                        pool = self._build_follow_ups()
+                        snapshot.save_extra(self.index.snapshot_path, search.generation, name, pool.to_json())
+                    self._follow_ups = pool
         return self._follow_ups
+
+    def _build_follow_ups(self) -> FollowUps:
+        search = self.search
+        present = {d.metadata["source"] for d in search.chunks}
+        curated = [(q, src) for src, qs in load_curated().items() if src in present for q in qs]
+        derived = derived_questions(search.chunks, self.vocab)
+        cache = self._embed_all([q for q, _ in curated + derived])
+        answers = lambda q: self._answers(q, cache)  # noqa: E731
+        texts_of = {q: self._expand(q).text for q, _ in curated + derived}
+        vectors = {q: cache[t] for q, t in texts_of.items() if t in cache}
+        return FollowUps(FollowUps.build(curated, answers, True, vectors) + FollowUps.build(derived, answers, False, vectors))
 
     def _embed_all(self, questions: list[str]) -> dict[str, list[float]]:
         """The query vectors of many questions in one batch (what `_vectors` would compute one by one)."""

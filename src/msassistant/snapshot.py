@@ -122,9 +122,11 @@ def save(state: SearchState, root: Path) -> Path | None:
         manifest = {"format": FORMAT, "generation": state.generation, "model": state.model, "chunks": len(state.ids),
                     "vectors": state.vectors is not None, "documents": state.hashes}
         (tmp / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")  # last: a folder with it is complete
+        # a snapshot is saved only when none could be loaded, so one already there is damaged: replace it
+        shutil.rmtree(target, ignore_errors=True)
         try:
             os.rename(tmp, target)
-        except OSError:  # another process saved this generation first: keep theirs
+        except OSError:  # another process saved this generation in the meantime: keep theirs
             shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -133,3 +135,34 @@ def save(state: SearchState, root: Path) -> Path | None:
         if old.is_dir() and old.name != state.generation and valid_generation(old.name):
             shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def load_extra(root: Path, generation: str | None, name: str) -> Any:
+    """A JSON file kept with the snapshot of this generation (derived data, such as the pool of suggested
+    questions), or None."""
+    folder = _folder(root, generation) if generation else None
+    if folder is None or not re.fullmatch(r"[\w.-]+", name):
+        return None
+    try:
+        return json.loads((folder / name).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("%s in the search snapshot is unreadable (%s); it will be rebuilt", name, exc)
+        return None
+
+
+def save_extra(root: Path, generation: str | None, name: str, data: Any) -> bool:
+    """Keep a JSON file with the snapshot of this generation (written whole or not at all)."""
+    folder = _folder(root, generation) if generation else None
+    if folder is None or not (folder / MANIFEST).is_file() or not re.fullmatch(r"[\w.-]+", name):
+        return False
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False)
+        os.replace(tmp, folder / name)
+        return True
+    except OSError as exc:
+        log.warning("could not save %s in the search snapshot: %s", name, exc)
+        return False
