@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from .config import Settings
 from . import snapshot
+from .config import Settings
 from .ingest import CleanDocument, SourceDocument, read_corpus, to_documents
 
 log = logging.getLogger(__name__)
