@@ -103,16 +103,16 @@ def serve(
     settings = _settings()
     try:
         assistant = Assistant(settings)
-        before = assistant.index.count()
         report = assistant.ensure_index(progress=True)
+        chunks = len(assistant.search.ids)  # counted in memory: chromadb's first count takes a while
     except (EmbeddingModelError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
-    if before == 0:
+    if report.changed and not (report.unchanged or report.updated or report.removed):
         typer.echo(f"Index was missing: built it ({report.summary()}).")
     elif report.changed:
         typer.echo(f"Index was older than the corpus: updated it ({report.summary()}).")
     else:
-        typer.echo(f"Index is up to date ({assistant.index.count()} chunks).")
+        typer.echo(f"Index is up to date ({chunks} chunks).")
     for problem in report.skipped:
         typer.secho(f"skipped {problem}", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"Serving msassistant on http://{host}:{port} (demo page at /, API at /api/chat)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -157,9 +158,11 @@ def load_catalog(corpus_dir: Path) -> dict[str, dict]:
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    # by name: one folder, so the same order as sorting the paths, without comparing Path objects
-    return sorted((p for p in corpus_dir.iterdir() if p.suffix.lower() in TEXT_SUFFIXES and p.is_file()),
-                  key=lambda p: p.name)
+    # by name: one folder, so the same order as sorting the paths, without comparing Path objects;
+    # scandir knows each entry's type without a stat call per file
+    with os.scandir(corpus_dir) as entries:
+        names = sorted(e.name for e in entries if os.path.splitext(e.name)[1].lower() in TEXT_SUFFIXES and e.is_file())
+    return [corpus_dir / name for name in names]
 
 
 def content_hash(text: str, entry: dict | None) -> str:

@@ -78,7 +78,7 @@ class HybridSearch:
     when there is one for its current generation (else built from chromadb, and the snapshot saved)."""
 
     def __init__(self, index: Index):
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        logging.getLogger("bm25s").setLevel(logging.ERROR)  # it reports routine steps as warnings
         self.index = index
         generation = index.generation()
         state = snapshot.load(index.snapshot_path, generation, index.model_label) if generation else None
@@ -90,16 +90,35 @@ class HybridSearch:
                 log.warning("could not save the search snapshot in %s: %s", index.snapshot_path, exc)
         self.generation = state.generation
         self.hashes = state.hashes
-        self.chunks = [Document.model_construct(page_content=t, metadata=m, id=i, type="Document")
-                       for i, t, m in zip(state.ids, state.texts, state.metadatas)]
         self.ids = state.ids
-        self.by_id = {d.id: d for d in self.chunks}
+        self._texts, self._metadatas = state.texts, state.metadatas
+        self.position = {i: n for n, i in enumerate(state.ids)}
+        self._documents: dict[int, Document] = {}
         self.doc_freq = state.doc_freq
         self._surface = state.surface
         self.bm25 = state.bm25
         self.vectors = state.vectors
         self._vocab: dict[int, list[str]] | None = None
         self._near: dict[str, str | None] = {}
+
+    def document(self, n: int) -> Document:
+        """The chunk at position n, as a LangChain Document (made when first asked for: a server starts
+        without building one for each of tens of thousands of chunks)."""
+        doc = self._documents.get(n)
+        if doc is None:
+            # model_construct: the texts and metadata come from our own index and need no validation
+            doc = self._documents[n] = Document.model_construct(
+                page_content=self._texts[n], metadata=self._metadatas[n], id=self.ids[n], type="Document")
+        return doc
+
+    @property
+    def chunks(self) -> list[Document]:
+        """Every chunk, in (source, chunk) order."""
+        return [self.document(n) for n in range(len(self.ids))]
+
+    @property
+    def by_id(self) -> dict[str, Document]:
+        return {i: self.document(n) for i, n in self.position.items()}
 
     @classmethod
     def prepare(cls, index: Index) -> bool:
@@ -161,7 +180,7 @@ class HybridSearch:
         return re.sub(r"[A-Za-z]{5,}", fix, text)
 
     def idf(self, token: str) -> float:
-        n = max(len(self.chunks), 1)
+        n = max(len(self.ids), 1)
         return math.log(1 + (n - self.doc_freq.get(token, 0) + 0.5) / (self.doc_freq.get(token, 0) + 0.5))
 
     def dense(self, vector: list[float], k: int) -> list[tuple[str, float]]:
@@ -170,9 +189,9 @@ class HybridSearch:
     def dense_many(self, vectors: list[list[float]], k: int) -> list[list[tuple[str, float]]]:
         """(chunk id, cosine similarity) of the k nearest chunks to each query vector. Exact, over the
         vectors in memory; above MSA_EXACT_SEARCH_MAX_CHUNKS, chromadb's HNSW index (one call)."""
-        if not self.chunks or not vectors:
+        if not self.ids or not vectors:
             return [[] for _ in vectors]
-        k = min(k, len(self.chunks))
+        k = min(k, len(self.ids))
         if self.vectors is None:
             got = self.index.collection.query(query_embeddings=vectors, n_results=k, include=["distances"])
             return [[(i, 1.0 - d) for i, d in zip(ids, dists)] for ids, dists in zip(got["ids"], got["distances"])]
@@ -190,8 +209,9 @@ class HybridSearch:
         if not known or self.bm25 is None:
             return []
         scores = self.bm25.get_scores(known)
-        top = np.argsort(-scores)[:k]
-        return [(self.chunks[i].id, float(scores[i])) for i in top if scores[i] > 0]
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
     def search(self, query: str, vectors: list[list[float]], k: int, candidates: int, mode: Mode = "hybrid") -> list[Hit]:
         """Rank chunks for a query. The dense ranking takes each chunk's best similarity over the query
@@ -210,7 +230,8 @@ class HybridSearch:
         else:
             fused = dense if mode == "dense" else sparse
         return [
-            Hit(self.by_id[i], score, dense_map.get(i), sparse_map.get(i)) for i, score in fused[:k] if i in self.by_id
+            Hit(self.document(self.position[i]), score, dense_map.get(i), sparse_map.get(i))
+            for i, score in fused[:k] if i in self.position
         ]
 
 

@@ -83,7 +83,8 @@ def load(root: Path, generation: str, model: str) -> SearchState | None:
     try:
         chunks = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
         terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
-        vectors = np.load(folder / "vectors.npy", allow_pickle=False) if manifest["vectors"] else None
+        # mapped, not read: the pages come in on the first search (from the page cache, usually)
+        vectors = np.load(folder / "vectors.npy", allow_pickle=False, mmap_mode="r") if manifest["vectors"] else None
         bm25 = None
         if manifest["chunks"]:
             import bm25s
@@ -109,6 +110,7 @@ def save(state: SearchState, root: Path) -> Path | None:
         return None
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    os.chmod(tmp, 0o755)  # readable like the index next to it (mkdtemp makes it private)
     try:
         (tmp / "chunks.json").write_text(
             json.dumps({"ids": state.ids, "texts": state.texts, "metadatas": state.metadatas}, ensure_ascii=False),
@@ -159,6 +161,7 @@ def save_extra(root: Path, generation: str | None, name: str, data: Any) -> bool
         return False
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+        os.chmod(tmp, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, ensure_ascii=False)
         os.replace(tmp, folder / name)
