@@ -128,6 +128,12 @@ class SentenceTransformerEmbeddings(Embeddings):
         from sentence_transformers import SentenceTransformer  # heavy import, kept off the CLI's fast paths
 
         torch.set_num_threads(torch_threads())
+        try:  # a progress bar for loading a 90 MB model is noise in a server's log
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+        except ImportError:
+            pass
 
         if self.name == BUNDLED_MODEL:
             path = bundled_model_dir()

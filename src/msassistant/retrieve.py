@@ -78,7 +78,9 @@ class HybridSearch:
     when there is one for its current generation (else built from chromadb, and the snapshot saved)."""
 
     def __init__(self, index: Index):
-        logging.getLogger("bm25s").setLevel(logging.ERROR)  # it reports routine steps as warnings
+        import bm25s  # noqa: F401 - it sets its logger to DEBUG when imported; quieted after that
+
+        logging.getLogger("bm25s").setLevel(logging.ERROR)
         self.index = index
         generation = index.generation()
         state = snapshot.load(index.snapshot_path, generation, index.model_label) if generation else None
