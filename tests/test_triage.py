@@ -226,3 +226,21 @@ def test_bad_rules_are_rejected(tmp_path):
         path.write_text(text, encoding="utf-8")
         with pytest.raises(ValueError):
             load_rules(path)
+
+
+def _variants(text: str) -> list[str]:
+    return [text, f"I have MS. {text}", f"{text} I have MS.", f"{text}\nThanks for listening"]
+
+
+def test_quick_pre_check_never_changes_a_decision():
+    """Each rule is tried only when its phrases occur in some clause; without that pre-check every decision is
+    the same, wherever in the message (first, last, between other sentences) the phrase stands."""
+    from dataclasses import replace
+
+    rules = load_rules()
+    slow = replace(rules, rules=tuple(replace(r, match_any=None) for r in rules.rules))
+    assert any(r.match_any is not None for r in rules.rules)
+    texts = [c["text"] for c in load_cases()]
+    for text in [v for t in texts for v in _variants(t)]:
+        fast_rule, slow_rule = triage_module.classify(text, rules), triage_module.classify(text, slow)
+        assert (fast_rule and fast_rule.id) == (slow_rule and slow_rule.id), text

@@ -54,7 +54,7 @@ class Rule:
     look_alikes: frozenset[str]
     extra: str
     with_in_message: bool  # with/and_with may be found anywhere in the message
-    match_any: re.Pattern[str] | None = None  # finds every text some `match` phrase occurs in (and maybe more)
+    match_any: re.Pattern[str] | None = None  # finds every clause some `match` phrase occurs in (and maybe more)
 
 
 @dataclass(frozen=True)
@@ -294,8 +294,8 @@ def _is_uhthoff(parts: list[str], rs: RuleSet) -> bool:
 
 
 def _fires(rule: Rule, text: str, numbered: list[tuple[int, str]], uhthoff: bool, rs: RuleSet) -> bool:
-    if rule.match_any is not None and not rule.match_any.search(text):
-        return False  # none of its phrases is in the message (each clause is a part of `text`)
+    if rule.match_any is not None and not any(rule.match_any.search(c) for _, c in numbered):
+        return False  # none of its phrases is in any clause (checked per clause: phrases may use ^ and $)
     if rule.context and not _any(rule.context, text):
         return False
     parts = [c for _, c in numbered]
