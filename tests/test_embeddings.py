@@ -86,3 +86,23 @@ def test_cli_help_does_not_import_heavy_libraries():
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_model_with_a_query_prompt_gets_it(tmp_path):
+    """Models that prefix queries with a prompt (set in their config) are embedded through encode, which adds it."""
+    import json
+
+    import numpy as np
+
+    copy = tmp_path / "prompted-model"
+    shutil.copytree(bundled_model_dir(), copy)
+    config = copy / "config_sentence_transformers.json"
+    data = json.loads(config.read_text(encoding="utf-8")) if config.exists() else {}
+    data.update(prompts={"query": "query: ", "document": ""}, default_prompt_name="query")
+    config.write_text(json.dumps(data), encoding="utf-8")
+    emb = SentenceTransformerEmbeddings(str(copy))
+    assert emb.model.default_prompt_name == "query"
+    got = np.array(emb.embed_query("heat and fatigue"))
+    with_prompt = emb.model.encode("query: heat and fatigue", normalize_embeddings=True, prompt="")
+    without = emb.model.encode("heat and fatigue", normalize_embeddings=True, prompt="")
+    assert np.abs(got - with_prompt).max() < 1e-5 and np.abs(got - without).max() > 1e-3

@@ -162,3 +162,92 @@ def test_exact_search_agrees_with_chromadbs_index(fresh_assistant, embeddings):
         assert [i for i, _ in a] == [i for i, _ in b]
         assert np.allclose([s for _, s in a], [s for _, s in b], atol=1e-5)
     assert exact.search.dense_many(vectors[:1], 10_000)[0].__len__() == exact.index.count()
+
+
+def test_nothing_is_saved_while_a_sync_changes_the_index(fresh_assistant, corpus_copy, embeddings, monkeypatch):
+    from msassistant.index import Index
+
+    bot = fresh_assistant(corpus_dir=corpus_copy)
+    bot.ensure_index()
+    before = bot.index.generation()
+    (corpus_copy / "005_new.txt").write_text("Cooling vests help some people with heat-sensitive MS symptoms.",
+                                             encoding="utf-8")
+    seen = {}
+    real_add = Index._add
+
+    def add_and_look(self, documents):
+        reader = Index(bot.settings, embeddings, embeddings.label)  # another process, mid-sync
+        seen["generation"] = reader.generation()
+        HybridSearch(reader)  # builds from chromadb, saves nothing
+        seen["folders"] = {p.name for p in bot.index.snapshot_path.iterdir() if snapshot.valid_generation(p.name)}
+        return real_add(self, documents)
+
+    monkeypatch.setattr(Index, "_add", add_and_look)
+    report = bot.ensure_index()
+    assert seen["generation"] is None and seen["folders"] == {before}
+    assert snapshot.valid_generation(report.generation) and report.generation != before
+
+
+def test_a_sync_that_fails_midway_leaves_no_stale_snapshot(fresh_assistant, corpus_copy, embeddings, monkeypatch):
+    from msassistant.index import Index
+
+    bot = fresh_assistant(corpus_dir=corpus_copy)
+    bot.ensure_index()
+    before = bot.index.generation()
+    changed = corpus_copy / "003_5ad99458e9dfddf9.txt"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\nA new sentence about cooling vests.\n", encoding="utf-8")
+
+    def fail(self, documents):
+        raise RuntimeError("the embedding model stopped")
+
+    monkeypatch.setattr(Index, "_add", fail)
+    with pytest.raises(RuntimeError, match="stopped"):
+        bot.ensure_index()
+    monkeypatch.undo()
+    after = bot.index.generation()
+    assert snapshot.valid_generation(after) and after != before
+    search = HybridSearch(bot.index)  # what chromadb holds now: the changed document's old chunks are gone
+    assert "003_5ad99458e9dfddf9.txt" not in {d.metadata["source"] for d in search.chunks}
+    assert "003_5ad99458e9dfddf9.txt" not in bot.index.document_hashes()
+    assert bot.ensure_index().added == ["003_5ad99458e9dfddf9.txt"]  # the next ingest puts it back
+
+
+def test_pruning_keeps_the_current_generation_and_young_leftovers(tmp_path):
+    import os
+    import time
+
+    def state(generation):
+        return snapshot.SearchState(generation, "m", ["a#0"], ["text"], [{"source": "a", "chunk": 0, "doc_hash": "h"}],
+                                    {"text": 1}, {"text": "text"})
+
+    old, new = "a" * 32, "b" * 32
+    snapshot.save(state(old), tmp_path)
+    snapshot.save(state(new), tmp_path)  # saving never removes another generation (it may be newer)
+    assert {p.name for p in tmp_path.iterdir()} == {old, new}
+    stale, young = tmp_path / ".tmp-stale", tmp_path / ".tmp-young"
+    stale.mkdir(), young.mkdir()
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    snapshot.prune(tmp_path, keep=new)
+    assert {p.name for p in tmp_path.iterdir()} == {new, ".tmp-young"}
+    assert snapshot.load(tmp_path, new, "m").hashes == {"a": "h"}
+
+
+def test_assigning_a_generation_keeps_the_model_the_index_was_built_with(fresh_assistant, embeddings):
+    from msassistant.index import Index
+
+    bot = fresh_assistant()
+    bot.ensure_index()
+    bot.index.collection.modify(metadata={"embedding_model": bot.index.model_label})  # from before generations
+    reader = Index(bot.settings, embeddings, "another/model")
+    assert snapshot.valid_generation(reader.generation())
+    assert reader.built_with() == bot.index.model_label  # so that an ingest with the other model still rebuilds
+
+
+def test_a_snapshot_saved_under_another_exact_search_limit_is_not_used(fresh_assistant):
+    bot = fresh_assistant()
+    bot.ensure_index()
+    assert bot.search.vectors is not None
+    limited = fresh_assistant(exact_search_max_chunks=10)
+    assert limited.index.count() > 10 and limited.search.vectors is None
+    again = fresh_assistant()
+    assert again.search.vectors is not None

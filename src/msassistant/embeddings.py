@@ -165,6 +165,8 @@ class SentenceTransformerEmbeddings(Embeddings):
         import torch
 
         model = self.model
+        if model.default_prompt_name is not None:  # a model that prefixes queries with a prompt: encode adds it
+            return model.encode(text, normalize_embeddings=True, show_progress_bar=False).tolist()
         with torch.inference_mode():
             vector = model(model.preprocess([text]))["sentence_embedding"][0]
             return torch.nn.functional.normalize(vector, p=2, dim=0).tolist()

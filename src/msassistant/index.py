@@ -21,6 +21,7 @@ from .ingest import CleanDocument, SourceDocument, read_corpus, to_documents
 log = logging.getLogger(__name__)
 
 BATCH = 256
+SYNCING = "syncing-"  # the generation while a sync changes the index
 
 
 @dataclass
@@ -86,17 +87,24 @@ class Index:
 
     def generation(self, assign: bool = True) -> str | None:
         """A random id that changes with every change to the index; snapshots are kept per generation.
-        An index built before generations existed is given one (`assign`)."""
-        generation = self._metadata().get("generation")
-        if not snapshot.valid_generation(generation) and assign and self.count():
-            generation = self._new_generation()
-        return generation if snapshot.valid_generation(generation) else None
+        None while a sync is changing the index (or after one was killed midway): then nothing is saved for
+        it. An index built before generations existed is given one (`assign`)."""
+        value = self._metadata().get("generation")
+        if snapshot.valid_generation(value):
+            return value
+        if isinstance(value, str) and value.startswith(SYNCING):
+            return None
+        if assign and self.count():
+            return self._set_generation(uuid.uuid4().hex)
+        return None
 
-    def _new_generation(self) -> str:
-        generation = uuid.uuid4().hex
-        # modify() replaces the metadata; the distance function is fixed at creation and stays cosine
-        self.collection.modify(metadata={"embedding_model": self.model_label, "generation": generation})
-        return generation
+    def _set_generation(self, value: str) -> str:
+        # modify() replaces the metadata: keep the rest of it (the model the index was built with), except
+        # the distance function, which is fixed at creation (cosine) and may not be given again
+        metadata = {k: v for k, v in self._metadata().items() if not k.startswith("hnsw:")}
+        metadata.setdefault("embedding_model", self.model_label)
+        self.collection.modify(metadata={**metadata, "generation": value})
+        return value
 
     @property
     def snapshot_path(self):
@@ -174,36 +182,39 @@ class Index:
         known = self.document_hashes()
         current = {d.source for d in docs}
         todo = [d for d in docs if known.get(d.source) != d.content_hash]
-        if todo or set(known) - current or report.rebuilt:
-            self._new_generation()  # before the change: no snapshot of the old index passes for the new one
-        for source in sorted(set(known) - current):
-            self.collection.delete(where={"source": source})
-            report.removed.append(source)
-        report.unchanged = sorted(d.source for d in docs if known.get(d.source) == d.content_hash)
-        bar = None
-        if progress and todo:
-            from tqdm import tqdm
+        changing = bool(todo or set(known) - current or report.rebuilt)
+        if changing:  # no snapshot is saved while the index changes, nor one of before passed off for after
+            self._set_generation(SYNCING + uuid.uuid4().hex)
+        try:
+            for source in sorted(set(known) - current):
+                self.collection.delete(where={"source": source})
+                report.removed.append(source)
+            report.unchanged = sorted(d.source for d in docs if known.get(d.source) == d.content_hash)
+            bar = None
+            if progress and todo:
+                from tqdm import tqdm
 
-            bar = tqdm(total=len(todo), desc="Embedding documents", unit="doc")
-        pending: list[Document] = []
-        for doc in todo:
-            if doc.source in known:
-                self.collection.delete(where={"source": doc.source})
-                report.updated.append(doc.source)
-            else:
-                report.added.append(doc.source)
-            pending += to_documents(doc.clean() if isinstance(doc, SourceDocument) else doc)
-            if len(pending) >= BATCH:
+                bar = tqdm(total=len(todo), desc="Embedding documents", unit="doc")
+            pending: list[Document] = []
+            for doc in todo:
+                if doc.source in known:
+                    self.collection.delete(where={"source": doc.source})
+                    report.updated.append(doc.source)
+                else:
+                    report.added.append(doc.source)
+                pending += to_documents(doc.clean() if isinstance(doc, SourceDocument) else doc)
+                if len(pending) >= BATCH:
+                    report.chunks_embedded += self._add(pending)
+                    pending = []
+                if bar:
+                    bar.update(1)
+            if pending:
                 report.chunks_embedded += self._add(pending)
-                pending = []
             if bar:
-                bar.update(1)
-        if pending:
-            report.chunks_embedded += self._add(pending)
-        if bar:
-            bar.close()
-        if report.changed:
-            self._new_generation()  # and after it: nor does a snapshot taken while it was changing
+                bar.close()
+        finally:
+            if changing:  # also after a failure: the snapshot is then rebuilt from what the index holds
+                self._set_generation(uuid.uuid4().hex)
         report.generation = self.generation()
         return report
 

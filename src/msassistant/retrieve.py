@@ -84,10 +84,13 @@ class HybridSearch:
         self.index = index
         generation = index.generation()
         state = snapshot.load(index.snapshot_path, generation, index.model_label) if generation else None
+        if state is not None and state.ids and (state.vectors is not None) != self._exact(index, len(state.ids)):
+            state = None  # saved under another MSA_EXACT_SEARCH_MAX_CHUNKS
         if state is None:
             state = self._build(index, generation or "")
             try:
-                snapshot.save(state, index.snapshot_path)
+                if snapshot.save(state, index.snapshot_path) and index.generation(assign=False) == generation:
+                    snapshot.prune(index.snapshot_path, keep=generation)
             except OSError as exc:  # a read-only index folder: the search works, start-up is slower
                 log.warning("could not save the search snapshot in %s: %s", index.snapshot_path, exc)
         self.generation = state.generation
@@ -133,10 +136,15 @@ class HybridSearch:
         return True
 
     @staticmethod
+    def _exact(index: Index, chunks: int) -> bool:
+        """Dense search over vectors in memory (exact), or in chromadb's HNSW index above the limit."""
+        return chunks <= index.settings.exact_search_max_chunks
+
+    @staticmethod
     def _build(index: Index, generation: str) -> snapshot.SearchState:
         import bm25s
 
-        exact = index.count() <= index.settings.exact_search_max_chunks
+        exact = HybridSearch._exact(index, index.count())
         chunks, vectors = index.chunks_and_vectors() if exact else (index.all_chunks(), None)
         tokens = [tokenize(embedding_text(d)) for d in chunks]
         doc_freq = Counter(t for toks in tokens for t in set(toks))

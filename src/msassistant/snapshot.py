@@ -18,6 +18,8 @@ import os
 import re
 import shutil
 import tempfile
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 GENERATION = re.compile(r"[0-9a-f]{32}")
 MANIFEST = "manifest.json"
 
@@ -86,7 +88,7 @@ def load(root: Path, generation: str, model: str) -> SearchState | None:
         # mapped, not read: the pages come in on the first search (from the page cache, usually)
         vectors = np.load(folder / "vectors.npy", allow_pickle=False, mmap_mode="r") if manifest["vectors"] else None
         bm25 = None
-        if manifest["chunks"]:
+        if manifest["bm25"]:
             import bm25s
 
             bm25 = bm25s.BM25.load(folder / "bm25", allow_pickle=False, show_progress=False)
@@ -103,8 +105,8 @@ def load(root: Path, generation: str, model: str) -> SearchState | None:
 
 
 def save(state: SearchState, root: Path) -> Path | None:
-    """Write the snapshot into root/<generation>, all or nothing, and remove older generations.
-    Returns the folder, or None when the generation is not one the index gave out."""
+    """Write the snapshot into root/<generation>, all or nothing. Returns the folder, or None when the
+    generation is not one the index gave out."""
     target = _folder(root, state.generation)
     if target is None:
         return None
@@ -122,21 +124,39 @@ def save(state: SearchState, root: Path) -> Path | None:
         if state.bm25 is not None:
             state.bm25.save(tmp / "bm25", allow_pickle=False, show_progress=False)
         manifest = {"format": FORMAT, "generation": state.generation, "model": state.model, "chunks": len(state.ids),
-                    "vectors": state.vectors is not None, "documents": state.hashes}
+                    "vectors": state.vectors is not None, "bm25": state.bm25 is not None, "documents": state.hashes}
         (tmp / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")  # last: a folder with it is complete
-        # a snapshot is saved only when none could be loaded, so one already there is damaged: replace it
-        shutil.rmtree(target, ignore_errors=True)
+        # a snapshot is saved only when none could be loaded, so one already there is damaged: set it aside
+        # (a rename, so that a reader sees either folder whole) and put the new one in its place
+        old = root / f".old-{uuid.uuid4().hex}"
+        try:
+            os.rename(target, old)
+        except OSError:
+            pass  # none there
         try:
             os.rename(tmp, target)
         except OSError:  # another process saved this generation in the meantime: keep theirs
             shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for old in root.iterdir():
-        if old.is_dir() and old.name != state.generation and valid_generation(old.name):
-            shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def prune(root: Path, keep: str) -> None:
+    """Remove the snapshots of other generations, and what killed processes left half-written (after an
+    hour). Call it only with the index's current generation: a slow process must not remove a newer one."""
+    if not valid_generation(keep) or not root.is_dir():
+        return
+    for entry in root.iterdir():
+        try:
+            if valid_generation(entry.name) and entry.name != keep:
+                shutil.rmtree(entry, ignore_errors=True)
+            elif entry.name.startswith((".tmp-", ".old-")) and time.time() - entry.stat().st_mtime > 3600:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def load_extra(root: Path, generation: str | None, name: str) -> Any:
