@@ -12,10 +12,7 @@ from functools import lru_cache
 from typing import Literal, Sequence
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from . import snapshot
 from .index import Index, embedding_text
@@ -245,17 +242,10 @@ class HybridSearch:
         ]
 
 
-class MSRetriever(BaseRetriever):
-    """LangChain retriever over the hybrid search, for use in chains and the benchmark."""
+def __getattr__(name: str):
+    # the LangChain retriever imports LangChain's tracing (a third of a second); a server never needs it
+    if name == "MSRetriever":
+        from .langchain_retriever import MSRetriever
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    search: HybridSearch
-    embed_query: object
-    k: int = 4
-    candidates: int = 8
-    mode: Mode = "hybrid"
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        vectors = [self.embed_query(query)] if self.mode != "bm25" else []
-        hits = self.search.search(query, vectors, self.k, self.candidates, self.mode)
-        return [Document(page_content=h.document.page_content, metadata={**h.document.metadata, "score": h.score}, id=h.id) for h in hits]
+        return MSRetriever
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
