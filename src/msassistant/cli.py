@@ -107,7 +107,7 @@ def serve(
         chunks = len(assistant.search.ids)  # counted in memory: chromadb's first count takes a while
     except (EmbeddingModelError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
-    if report.changed and not (report.unchanged or report.updated or report.removed):
+    if report.changed and not (report.unchanged or report.updated or report.removed or report.rebuilt):
         typer.echo(f"Index was missing: built it ({report.summary()}).")
     elif report.changed:
         typer.echo(f"Index was older than the corpus: updated it ({report.summary()}).")

@@ -58,6 +58,14 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) ->
     return sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
 
 
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k highest scores, highest first: a partition, then a sort of those k only."""
+    if k <= 0:
+        return np.arange(0)
+    top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
 @dataclass
 class Hit:
     document: Document
@@ -117,10 +125,6 @@ class HybridSearch:
     def chunks(self) -> list[Document]:
         """Every chunk, in (source, chunk) order."""
         return [self.document(n) for n in range(len(self.ids))]
-
-    @property
-    def by_id(self) -> dict[str, Document]:
-        return {i: self.document(n) for i, n in self.position.items()}
 
     @classmethod
     def prepare(cls, index: Index) -> bool:
@@ -207,9 +211,7 @@ class HybridSearch:
         out = []
         for vector in vectors:
             column = self.vectors @ np.asarray(vector, dtype=np.float32)
-            top = np.argpartition(-column, k - 1)[:k] if k < len(column) else np.arange(len(column))
-            top = top[np.argsort(-column[top], kind="stable")]
-            out.append([(self.ids[i], float(column[i])) for i in top])
+            out.append([(self.ids[i], float(column[i])) for i in top_k(column, k)])
         return out
 
     def sparse(self, query_tokens: list[str], k: int) -> list[tuple[str, float]]:
@@ -217,9 +219,7 @@ class HybridSearch:
         if not known or self.bm25 is None:
             return []
         scores = self.bm25.get_scores(known)
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        return [(self.ids[i], float(scores[i])) for i in top_k(scores, k) if scores[i] > 0]
 
     def search(self, query: str, vectors: list[list[float]], k: int, candidates: int, mode: Mode = "hybrid") -> list[Hit]:
         """Rank chunks for a query. The dense ranking takes each chunk's best similarity over the query

@@ -147,7 +147,7 @@ class Assistant:
 
     def health(self) -> dict:
         search = self._search
-        if search is not None and search.generation and search.generation == self.index.generation(assign=False):
+        if search is not None and search.generation == self.index.generation(assign=False):
             chunks, docs = len(search.ids), len(search.hashes)  # the index is as loaded: no need to count it
         else:
             chunks = self.index.count()

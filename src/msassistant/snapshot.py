@@ -4,10 +4,11 @@ Loading the search from chromadb means reading every chunk, tokenising it and bu
 seconds at 10,000 documents. A snapshot holds the result (chunk texts and metadata, their vectors,
 the BM25 index and the word statistics), so a server starts in a fraction of that time.
 
-A snapshot belongs to one *generation* of the index. `Index.sync` gives the collection a new
-generation (a random id in its metadata) before and after every change, so a snapshot of an older
-index is never loaded, whichever process or replica changed it. Snapshots hold only JSON and numpy
-arrays, never pickles. A damaged or unreadable snapshot is ignored with a warning and rebuilt.
+A snapshot belongs to one *generation* of the index: a random id in the collection's metadata. While
+`Index.sync` changes the index the generation is a "syncing" marker, under which nothing is saved, and
+a new id is set when the sync ends (also when it fails), so a snapshot of another state of the index
+is never loaded, whichever process or replica changed it. Snapshots hold only JSON and numpy arrays,
+never pickles. A damaged or unreadable snapshot is ignored with a warning and rebuilt.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 FORMAT = 2
 GENERATION = re.compile(r"[0-9a-f]{32}")
 MANIFEST = "manifest.json"
+EXTRA_NAME = re.compile(r"[\w.-]+")  # files kept beside a snapshot: plain names, never paths
 
 
 @dataclass
@@ -55,7 +57,7 @@ def valid_generation(generation: object) -> bool:
     return isinstance(generation, str) and bool(GENERATION.fullmatch(generation))
 
 
-def _folder(root: Path, generation: str) -> Path | None:
+def _folder(root: Path, generation: str | None) -> Path | None:
     return root / generation if valid_generation(generation) else None
 
 
@@ -162,8 +164,8 @@ def prune(root: Path, keep: str) -> None:
 def load_extra(root: Path, generation: str | None, name: str) -> Any:
     """A JSON file kept with the snapshot of this generation (derived data, such as the pool of suggested
     questions), or None."""
-    folder = _folder(root, generation) if generation else None
-    if folder is None or not re.fullmatch(r"[\w.-]+", name):
+    folder = _folder(root, generation)
+    if folder is None or not EXTRA_NAME.fullmatch(name):
         return None
     try:
         return json.loads((folder / name).read_text(encoding="utf-8"))
@@ -176,8 +178,8 @@ def load_extra(root: Path, generation: str | None, name: str) -> Any:
 
 def save_extra(root: Path, generation: str | None, name: str, data: Any) -> bool:
     """Keep a JSON file with the snapshot of this generation (written whole or not at all)."""
-    folder = _folder(root, generation) if generation else None
-    if folder is None or not (folder / MANIFEST).is_file() or not re.fullmatch(r"[\w.-]+", name):
+    folder = _folder(root, generation)
+    if folder is None or not (folder / MANIFEST).is_file() or not EXTRA_NAME.fullmatch(name):
         return False
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
