@@ -44,7 +44,7 @@ def median_ms(fn, repeats: int = 5) -> float:
 
 def open_bot(docs: int, embeddings):
     from msassistant.config import Settings
-    from msassistant.service import Assistant
+    from msassistant.pipeline.assistant import Assistant
 
     home = scale.BENCH_DATA / f"home-{docs}"
     corpus = scale.CORPUS if docs == 5 else scale.corpus_dir_for(docs)
@@ -58,9 +58,9 @@ def turn_parts(bot) -> dict:
     """A turn's parts alone: what it costs besides embedding the question, and each part of that."""
     import numpy as np
 
-    from msassistant.redact import redact_found, scrub
-    from msassistant.service import Turn
-    from msassistant.triage import triage
+    from msassistant.store.redact import redact_found, scrub
+    from msassistant.pipeline.assistant import Turn
+    from msassistant.pipeline.triage import triage
 
     bot.warm_up()
     emb, search = bot.embeddings, bot.search
@@ -103,8 +103,8 @@ def turn_parts(bot) -> dict:
 def start_up_parts(docs: int, embeddings) -> dict:
     """The start-up stages that depend on the corpus: checking it against the index, loading the search
     (from the snapshot, and as it was built from chromadb before snapshots) and the health check."""
-    from msassistant.index import ingest
-    from msassistant.retrieve import HybridSearch
+    from msassistant.index.store import ingest
+    from msassistant.index.search import HybridSearch
 
     bot = open_bot(docs, embeddings)
     out = {}
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, nargs="*", default=[5, 10000], help="corpus sizes (default: 5 10000)")
     args = parser.parse_args(argv)
-    from msassistant.embeddings import SentenceTransformerEmbeddings
+    from msassistant.index.embeddings import SentenceTransformerEmbeddings
 
     embeddings = SentenceTransformerEmbeddings()
     result: dict = {"load_average": list(os.getloadavg())}

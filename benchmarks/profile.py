@@ -37,7 +37,7 @@ def profile_turns(docs: int, repeats: int):
     from pyinstrument import Profiler
 
     from msassistant.config import Settings
-    from msassistant.service import Assistant
+    from msassistant.pipeline.assistant import Assistant
 
     home, corpus = home_for(docs)
     bot = Assistant(Settings(home=home, corpus_dir=corpus))
@@ -64,7 +64,7 @@ def profile_startup(docs: int):
     profiler.start()
     from msassistant.api import create_app
     from msassistant.config import get_settings
-    from msassistant.service import Assistant
+    from msassistant.pipeline.assistant import Assistant
 
     bot = Assistant(get_settings())
     bot.ensure_index()

@@ -106,7 +106,7 @@ def make_settings(home: Path, corpus: Path):
 
 
 def open_assistant(home: Path, corpus: Path, embeddings):
-    from msassistant.service import Assistant
+    from msassistant.pipeline.assistant import Assistant
 
     return Assistant(make_settings(home, corpus), embeddings=embeddings)
 
@@ -202,7 +202,7 @@ def measure_turns(assistant, repeats: int, desc: str) -> dict:
 
 def timed_ingest(assistant) -> dict:
     """The incremental ingest alone (read, hash, compare, embed what changed); the search is loaded apart."""
-    from msassistant.index import ingest
+    from msassistant.index.store import ingest
 
     start = time.perf_counter()
     report = ingest(assistant.settings, assistant.index)
@@ -420,7 +420,7 @@ def build_record(home: Path) -> dict | None:
 def run(quick: bool, rebuild: bool) -> dict:
     import torch
 
-    from msassistant.embeddings import SentenceTransformerEmbeddings
+    from msassistant.index.embeddings import SentenceTransformerEmbeddings
 
     started = time.perf_counter()
     repeats = 2 if quick else 5
@@ -504,7 +504,7 @@ def run(quick: bool, rebuild: bool) -> dict:
         bot = open_assistant(home, corpus, embeddings)
         entry["reingest_unchanged_in_process"] = timed_ingest(bot)
         # the same check the way it worked before documents were hashed ahead of cleaning (for before/after)
-        from msassistant.ingest import load_corpus
+        from msassistant.corpus.ingest import load_corpus
 
         start = time.perf_counter()
         bot.index.sync(*load_corpus(corpus))
@@ -512,7 +512,7 @@ def run(quick: bool, rebuild: bool) -> dict:
         start = time.perf_counter()
         _ = bot.search
         entry["search_load_s"] = round(time.perf_counter() - start, 2)  # from the snapshot the ingest saved
-        from msassistant.retrieve import HybridSearch
+        from msassistant.index.search import HybridSearch
 
         start = time.perf_counter()
         HybridSearch._build(bot.index, "")  # what loading cost before snapshots: read chromadb, tokenise, BM25

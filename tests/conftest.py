@@ -29,7 +29,7 @@ def make_settings(home: Path, **overrides):
 @pytest.fixture(scope="session")
 def embeddings():
     """The default (bundled, hash-verified) model, loaded once for the whole run."""
-    from msassistant.embeddings import SentenceTransformerEmbeddings
+    from msassistant.index.embeddings import SentenceTransformerEmbeddings
 
     return SentenceTransformerEmbeddings()
 
@@ -37,7 +37,7 @@ def embeddings():
 @pytest.fixture(scope="session")
 def assistant(tmp_path_factory, embeddings):
     """An assistant over the shipped corpus, with its index and log in a temporary folder."""
-    from msassistant.service import Assistant
+    from msassistant.pipeline.assistant import Assistant
 
     settings = make_settings(tmp_path_factory.mktemp("home"))
     bot = Assistant(settings, embeddings=embeddings)
@@ -48,7 +48,7 @@ def assistant(tmp_path_factory, embeddings):
 @pytest.fixture
 def fresh_assistant(tmp_path, embeddings):
     """A factory for assistants with their own state folder (and optionally their own corpus)."""
-    from msassistant.service import Assistant
+    from msassistant.pipeline.assistant import Assistant
 
     def build(**overrides):
         return Assistant(make_settings(tmp_path, **overrides), embeddings=embeddings)

@@ -27,7 +27,7 @@ from conftest import make_settings
 from msassistant.admin import PUBLIC_ROUTES
 from msassistant.admin.security import COOKIE, hash_password
 from msassistant.api.app import create_app
-from msassistant.logstore import LogStore, Review, Staff, as_utc, utcnow
+from msassistant.store.logstore import LogStore, Review, Staff, as_utc, utcnow
 from test_postgres import db_url  # noqa: F401 - the SQLite/PostgreSQL fixture
 
 PASSWORD = "correct horse battery staple"
@@ -58,7 +58,7 @@ class Console:
 
 @pytest.fixture
 def console(db_url, assistant, tmp_path):
-    from msassistant.service import Assistant
+    from msassistant.pipeline.assistant import Assistant
 
     settings = make_settings(tmp_path, database_url=db_url)
     store = LogStore(db_url)

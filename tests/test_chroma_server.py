@@ -56,7 +56,7 @@ def corpus_copy(tmp_path):
 
 
 def server_assistant(home: Path, url: str, corpus: Path, embeddings, collection: str):
-    from msassistant.service import Assistant
+    from msassistant.pipeline.assistant import Assistant
 
     home.mkdir(parents=True, exist_ok=True)
     return Assistant(make_settings(home, corpus_dir=corpus, chroma_url=url, collection=collection),

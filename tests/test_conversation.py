@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from msassistant.conversation import FollowUps, Suggestion, resolve, topic_words
-from msassistant.logstore import LogStore
-from msassistant.vocabulary import vocabulary
+from msassistant.pipeline.conversation import FollowUps, Suggestion, resolve, topic_words
+from msassistant.store.logstore import LogStore
+from msassistant.pipeline.vocabulary import vocabulary
 
 AZA = "002_5bd68b2e9fd4fbfd.txt"
 ITMTX = "000_020e82a42c733ae6.txt"
@@ -194,7 +194,7 @@ def test_the_turn_log_keeps_the_resolved_query_and_topic(assistant):
 def test_another_server_continues_the_conversation(assistant):
     """Sessions live in the database: a second assistant (another replica) with its own connection picks up
     the first one's conversation."""
-    from msassistant.service import Assistant
+    from msassistant.pipeline.assistant import Assistant
 
     replica = Assistant(assistant.settings, embeddings=assistant.embeddings, index=assistant.index,
                         logstore=LogStore(assistant.settings.db_url), llm=None)

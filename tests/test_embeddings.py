@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from msassistant.embeddings import (
+from msassistant.index.embeddings import (
     BUNDLED_SHA256, EmbeddingModelError, SentenceTransformerEmbeddings, bundled_model_dir, verify_bundled_model,
 )
 

@@ -58,12 +58,12 @@ def test_unreadable_file_skipped_rest_ingests(fresh_assistant, corpus_copy):
 
 
 def test_model_change_rebuilds(fresh_assistant, corpus_copy, embeddings):
-    from msassistant.index import Index
+    from msassistant.index.store import Index
 
     bot = fresh_assistant(corpus_dir=corpus_copy)
     bot.ensure_index()
     other = Index(bot.settings, embeddings, "another/model")
-    report = other.sync(*__import__("msassistant.ingest", fromlist=["x"]).load_corpus(corpus_copy))
+    report = other.sync(*__import__("msassistant.corpus.ingest", fromlist=["x"]).load_corpus(corpus_copy))
     assert report.rebuilt and len(report.added) == 5
     assert other.built_with() == "another/model"
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from msassistant import ingest
-from msassistant.ingest import chunk_paragraphs, clean_document, load_corpus, split_sentences, to_documents
+from msassistant.corpus import ingest
+from msassistant.corpus.ingest import chunk_paragraphs, clean_document, load_corpus, split_sentences, to_documents
 
 from conftest import CORPUS
 

@@ -11,7 +11,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from msassistant.llm import LLMFallback, build_chat_model, split_answer, verify
+from msassistant.pipeline.llm import LLMFallback, build_chat_model, split_answer, verify
 
 RISKS = "What are the risks of taking azathioprine for MS?"
 URGENT = "My legs have been getting weaker for three days and now I can barely stand. Is azathioprine risky?"
@@ -54,7 +54,7 @@ class Broken(FakeListChatModel):
 
 def with_model(assistant, model, **settings):
     """An assistant over the shared index and log, with `model` as its language model."""
-    from msassistant.service import Assistant
+    from msassistant.pipeline.assistant import Assistant
 
     bot = Assistant(assistant.settings.model_copy(update=settings), embeddings=assistant.embeddings,
                     index=assistant.index, logstore=assistant.logstore, llm=model)
@@ -264,7 +264,7 @@ def test_off_by_default_and_built_from_settings(monkeypatch):
 
 
 def test_an_unloadable_model_is_logged_not_fatal(assistant):
-    from msassistant.service import Assistant
+    from msassistant.pipeline.assistant import Assistant
 
     settings = assistant.settings.model_copy(update={"llm": "no-such-provider:some-model"})
     bot = Assistant(settings, embeddings=assistant.embeddings, index=assistant.index, logstore=assistant.logstore)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import inspect, select, text
 from typer.testing import CliRunner
 
-from msassistant.logstore import (
+from msassistant.store.logstore import (
     Base, Conversation, Feedback, LogStore, Review, Staff, Turn, TurnFilter, as_utc, downgrade, make_engine, upgrade,
 )
 from test_postgres import db_url  # noqa: F401 - the SQLite/PostgreSQL fixture
@@ -133,7 +133,7 @@ def test_personal_details_never_reach_the_database(store):
 
 def test_the_assistant_logs_redacted_text_but_answers_from_the_original(assistant, db_url):
     """The whole pipeline: Assistant.reply -> LogStore.record."""
-    from msassistant.service import Assistant
+    from msassistant.pipeline.assistant import Assistant
 
     logs = LogStore(db_url)
     bot = Assistant(assistant.settings, embeddings=assistant.embeddings, index=assistant.index, logstore=logs)

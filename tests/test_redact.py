@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from msassistant.redact import echo_scrub, redact, redact_found, scrub, scrub_text
+from msassistant.store.redact import echo_scrub, redact, redact_found, scrub, scrub_text
 
 # (message, details that must disappear, tokens that must appear)
 PERSONAL = [

@@ -2,7 +2,7 @@
 
 import pytest
 
-from msassistant.retrieve import MSRetriever, reciprocal_rank_fusion, stem, tokenize
+from msassistant.index.search import MSRetriever, reciprocal_rank_fusion, stem, tokenize
 
 
 def test_reciprocal_rank_fusion():

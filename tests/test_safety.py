@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from msassistant import credibility
-from msassistant.safety import strip_directives
+from msassistant.corpus import credibility
+from msassistant.pipeline.scope import strip_directives
 
 
 def body_of(reply) -> str:

@@ -45,7 +45,7 @@ def test_another_seed_gives_other_documents(pool):
 
 
 def test_every_sentence_comes_from_the_shipped_corpus(pool, tmp_path):
-    from msassistant.ingest import load_corpus, split_sentences
+    from msassistant.corpus.ingest import load_corpus, split_sentences
 
     docs, skipped = load_corpus(scale.generate(20, tmp_path / "c"))
     assert not skipped and len(docs) == 20
@@ -56,7 +56,7 @@ def test_every_sentence_comes_from_the_shipped_corpus(pool, tmp_path):
 
 
 def test_generated_documents_ingest_as_research_summaries(tmp_path):
-    from msassistant.ingest import load_corpus, to_documents
+    from msassistant.corpus.ingest import load_corpus, to_documents
 
     docs, _ = load_corpus(scale.generate(20, tmp_path / "d"))
     assert {d.kind for d in docs} == {"research summary"}

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from msassistant.service import Assistant, pipeline_digest
+from msassistant.pipeline.assistant import Assistant, pipeline_digest
 
 
 class CountingEmbeddings:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import CORPUS
-from msassistant import snapshot
-from msassistant.retrieve import HybridSearch
+from msassistant.index import snapshot
+from msassistant.index.search import HybridSearch
 
 QUESTIONS = ["Does heat make MS fatigue worse?", "What is intrathecal methotrexate?",
              "Can physiotherapy help my balance?", "tired all the time and wobbly"]
@@ -85,8 +85,8 @@ def test_a_change_gives_a_new_generation_and_the_old_snapshot_goes(fresh_assista
 
 def test_a_change_made_elsewhere_is_seen(fresh_assistant, corpus_copy, embeddings):
     """Another process (or replica) changes the index: this one's snapshot no longer matches and is not used."""
-    from msassistant.index import Index
-    from msassistant.ingest import read_corpus
+    from msassistant.index.store import Index
+    from msassistant.corpus.ingest import read_corpus
 
     bot = fresh_assistant(corpus_dir=corpus_copy)
     bot.ensure_index()
@@ -165,7 +165,7 @@ def test_exact_search_agrees_with_chromadbs_index(fresh_assistant, embeddings):
 
 
 def test_nothing_is_saved_while_a_sync_changes_the_index(fresh_assistant, corpus_copy, embeddings, monkeypatch):
-    from msassistant.index import Index
+    from msassistant.index.store import Index
 
     bot = fresh_assistant(corpus_dir=corpus_copy)
     bot.ensure_index()
@@ -189,7 +189,7 @@ def test_nothing_is_saved_while_a_sync_changes_the_index(fresh_assistant, corpus
 
 
 def test_a_sync_that_fails_midway_leaves_no_stale_snapshot(fresh_assistant, corpus_copy, embeddings, monkeypatch):
-    from msassistant.index import Index
+    from msassistant.index.store import Index
 
     bot = fresh_assistant(corpus_dir=corpus_copy)
     bot.ensure_index()
@@ -233,7 +233,7 @@ def test_pruning_keeps_the_current_generation_and_young_leftovers(tmp_path):
 
 
 def test_assigning_a_generation_keeps_the_model_the_index_was_built_with(fresh_assistant, embeddings):
-    from msassistant.index import Index
+    from msassistant.index.store import Index
 
     bot = fresh_assistant()
     bot.ensure_index()

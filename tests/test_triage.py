@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from msassistant import triage as triage_module
+from msassistant.pipeline import triage as triage_module
 from msassistant.config import Settings
-from msassistant.triage import Triage, load_rules, triage
+from msassistant.pipeline.triage import Triage, load_rules, triage
 
 CASES_FILE = Path(__file__).parent / "data" / "triage_cases.jsonl"
-RULES_FILE = Path(triage_module.__file__).parent / "rules" / "red_flags.toml"
+RULES_FILE = Path(triage_module.__file__).parents[1] / "rules" / "red_flags.toml"
 LEVELS = {"emergency", "urgent", "crisis"}
 
 DEFAULTS = Settings.model_fields

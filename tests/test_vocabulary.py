@@ -2,7 +2,7 @@
 
 import pytest
 
-from msassistant.vocabulary import Vocabulary, vocabulary
+from msassistant.pipeline.vocabulary import Vocabulary, vocabulary
 
 
 @pytest.mark.parametrize("message, term", [

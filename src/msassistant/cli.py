@@ -28,15 +28,15 @@ def _fail(message: str) -> None:
 def ingest(quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Embed new and changed corpus documents into the index; unchanged ones are skipped."""
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
-    from .embeddings import EmbeddingModelError, SentenceTransformerEmbeddings
-    from .index import Index, ingest as run_ingest
+    from .index.embeddings import EmbeddingModelError, SentenceTransformerEmbeddings
+    from .index.store import Index, ingest as run_ingest
 
     settings = _settings()
     try:
         embeddings = SentenceTransformerEmbeddings(settings.embedding_model)
         index = Index(settings, embeddings, embeddings.label)
         report = run_ingest(settings, index, progress=not quiet)
-        from .retrieve import HybridSearch
+        from .index.search import HybridSearch
 
         HybridSearch.prepare(index)  # the search snapshot a server loads at start-up
     except (EmbeddingModelError, FileNotFoundError, ValueError) as exc:
@@ -55,9 +55,9 @@ def ask(
     """Ask one question and print the answer with its citations."""
     from pydantic import ValidationError
 
-    from .embeddings import EmbeddingModelError
+    from .index.embeddings import EmbeddingModelError
     from .schemas import ChatRequest
-    from .service import Assistant
+    from .pipeline.assistant import Assistant
 
     try:
         request = ChatRequest(message=question, session_id=session)
@@ -97,8 +97,8 @@ def serve(
     logging.getLogger("msassistant").setLevel(logging.INFO)
     import uvicorn
 
-    from .embeddings import EmbeddingModelError
-    from .service import Assistant
+    from .index.embeddings import EmbeddingModelError
+    from .pipeline.assistant import Assistant
 
     settings = _settings()
     try:
@@ -130,7 +130,7 @@ app.add_typer(staff_app, name="staff")
 
 
 def _logstore():
-    from .logstore import LogStore
+    from .store.logstore import LogStore
 
     return LogStore(_settings().db_url)
 
@@ -157,7 +157,7 @@ def staff_add(name: Annotated[str, typer.Argument(help="Sign-in name: letters, d
 @staff_app.command("list")
 def staff_list() -> None:
     """List console accounts."""
-    from .logstore import as_utc
+    from .store.logstore import as_utc
 
     rows = _logstore().list_staff()
     if not rows:

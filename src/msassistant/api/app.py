@@ -12,7 +12,7 @@ from slowapi import _rate_limit_exceeded_handler
 from slowapi.errors import RateLimitExceeded
 
 from ..config import Settings, get_settings
-from ..service import Assistant
+from ..pipeline.assistant import Assistant
 from . import chat, health, widget
 from .limits import limiter
 

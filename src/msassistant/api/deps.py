@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ..config import Settings, get_settings
-from ..service import Assistant
+from ..pipeline.assistant import Assistant
 
 
 def get_assistant(request: Request) -> Assistant:

@@ -15,8 +15,8 @@ import numpy as np
 from langchain_core.documents import Document
 
 from . import snapshot
-from .index import Index, embedding_text
-from .vocabulary import english_words
+from .store import Index, embedding_text
+from ..pipeline.vocabulary import english_words
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ class HybridSearch:
 def __getattr__(name: str):
     # the LangChain retriever imports LangChain's tracing (a third of a second); a server never needs it
     if name == "MSRetriever":
-        from .langchain_retriever import MSRetriever
+        from .langchain import MSRetriever
 
         return MSRetriever
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,20 +17,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from . import snapshot
+from ..index import snapshot
 from .compose import Citation, Composed, compose
-from .config import Settings, get_settings
+from ..config import Settings, get_settings
 from .conversation import FollowUps, Resolution, derived_questions, load_curated, resolve, topic_words
-from .embeddings import SentenceTransformerEmbeddings
-from .index import Index, embedding_text, ingest
+from ..index.embeddings import SentenceTransformerEmbeddings
+from ..index.store import Index, embedding_text, ingest
 from .llm import LLMFallback, LLMWriter, Passage, build_chat_model
-from .logstore import LogStore
-from .retrieve import Hit, HybridSearch, tokenize
-from .safety import (
+from ..store.logstore import LogStore
+from ..index.search import Hit, HybridSearch, tokenize
+from .scope import (
     Notices, is_health_related, is_off_topic_request, is_personal_decision, no_coverage_text, notices,
     generic_words, promotional_caution, strip_directives, texts,
 )
-from .schemas import ChatReply
+from ..schemas import ChatReply
 from .triage import triage
 from .vocabulary import Vocabulary, vocabulary
 
@@ -87,7 +87,7 @@ def pipeline_digest(settings: Settings, model: str, vocab: Vocabulary) -> str:
     kept under it."""
     digest = hashlib.sha256(repr((model, settings.retrieval_mode, settings.top_k, settings.candidates,
                                   settings.exact_search_max_chunks, vocab)).encode())
-    package = Path(__file__).parent
+    package = Path(__file__).resolve().parents[1]  # the msassistant package
     for path in sorted(p for p in package.rglob("*") if p.suffix in {".py", ".toml", ".md"} and p.is_file()):
         digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]

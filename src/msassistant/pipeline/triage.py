@@ -20,7 +20,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from ..resources import read_text
 from pathlib import Path
 from typing import Literal
 
@@ -90,7 +90,7 @@ RULES_FILE = "red_flags.toml"
 def _rules_text(path: Path | None) -> str:
     if path is not None:
         return Path(path).read_text(encoding="utf-8")
-    return resources.files("msassistant").joinpath("rules", RULES_FILE).read_text(encoding="utf-8")
+    return read_text("rules", RULES_FILE)
 
 
 def load_rules(path: Path | None = None) -> RuleSet:

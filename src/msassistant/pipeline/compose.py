@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .ingest import split_sentences
-from .retrieve import Hit, tokenize
+from ..corpus.ingest import split_sentences
+from ..index.search import Hit, tokenize
 
 MAX_SENTENCES = 4
 PER_PASSAGE = 2

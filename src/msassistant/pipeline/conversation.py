@@ -22,10 +22,10 @@ from typing import Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
-from .retrieve import tokenize
+from ..index.search import tokenize
+from ..resources import prompt_data
 from .vocabulary import Vocabulary
 
-FOLLOW_UPS_PATH = Path(__file__).with_name("prompts") / "follow_ups.toml"
 
 MAX_TOPIC_WORDS = 6
 MAX_SHORT_WORDS = 8  # a question this short, with no topic of its own and no cue, still continues the last one
@@ -288,11 +288,12 @@ class Suggestion:
         return frozenset(tokenize(self.question))
 
 
-def load_curated(path: Path = FOLLOW_UPS_PATH) -> dict[str, list[str]]:
-    """Reviewed next questions per corpus document (file name → questions)."""
-    if not path.exists():
-        return {}
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+def load_curated(path: Path | None = None) -> dict[str, list[str]]:
+    """Reviewed next questions per corpus document (file name → questions), from prompts/follow_ups.toml."""
+    if path is not None:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8")) if Path(path).exists() else {}
+    else:
+        data = prompt_data("follow_ups")
     return {source: list(entry.get("questions", [])) for source, entry in data.items() if isinstance(entry, dict)}
 
 

@@ -5,17 +5,13 @@ The signals live in rules/credibility.toml so that a clinician can review them.
 
 from __future__ import annotations
 
-import tomllib
-from functools import lru_cache
-from pathlib import Path
+from ..resources import rule
 
-RULES_PATH = Path(__file__).with_name("rules") / "credibility.toml"
 PROMOTIONAL_KIND = "news/promotional article"
 
 
-@lru_cache
 def rules() -> dict:
-    return tomllib.loads(RULES_PATH.read_text(encoding="utf-8"))
+    return rule("credibility")
 
 
 RULES_VERSION = str(rules()["version"])

@@ -6,28 +6,20 @@ Every text and word list comes from rules/*.toml so that a clinician can review 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
-from .config import Settings
+from ..config import Settings
+from ..resources import rule
 from .vocabulary import Vocabulary
 
-RULES = Path(__file__).with_name("rules")
-
-
-@lru_cache
-def _load(name: str) -> dict:
-    return tomllib.loads((RULES / name).read_text(encoding="utf-8"))
 
 
 def texts() -> dict:
-    return _load("notices.toml")
+    return rule("notices")
 
 
 def scope_rules() -> dict:
-    return _load("scope.toml")
+    return rule("scope")
 
 
 @dataclass(frozen=True)
