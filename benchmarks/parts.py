@@ -59,14 +59,13 @@ def turn_parts(bot) -> dict:
     import numpy as np
 
     from msassistant.store.redact import redact_found, scrub
-    from msassistant.pipeline.assistant import Turn
     from msassistant.pipeline.triage import triage
 
     bot.warm_up()
     emb, search = bot.embeddings, bot.search
     for q in QUESTIONS:
         bot.reply(q)
-    vectors = {q: emb.embed_query(bot._expand(q).text) for q in QUESTIONS}
+    vectors = {q: emb.embed_query(bot.library.expand(q).text) for q in QUESTIONS}
     real_embed = emb.embed_query
     emb.embed_query = lambda text: vectors.get(text) or real_embed(text)  # noqa: E731 - the question's vector, known
     try:

@@ -190,7 +190,7 @@ SKELETON = f"""# Benchmarks
 
 
 def write(result: dict, doc: Path = DOC, png: Path = PLOT) -> None:
-    from benchmarks.run import check_targets
+    from benchmarks.targets import check_targets
 
     result = {**result, "targets": check_targets(result)}  # judged by the targets as defined now
     doc.parent.mkdir(exist_ok=True)

@@ -21,19 +21,15 @@ from __future__ import annotations
 
 import argparse
 import gc
-import http.client
-import itertools
 import json
 import os
 import platform
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -51,37 +47,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from benchmarks import scale  # noqa: E402
 from benchmarks.questions import QUESTIONS  # noqa: E402
+from benchmarks.serving import RATE_LIMIT, Server, child_env, http_sequential, http_throughput, vm_hwm_mib  # noqa: E402
+from benchmarks.stats import ms, percentile, progress  # noqa: E402
+from benchmarks.targets import check_targets  # noqa: E402
 
 REPO = scale.REPO
 CORPUS = scale.CORPUS
 BENCH_DATA = scale.BENCH_DATA
-RATE_LIMIT = "1000000/minute"  # the limiter still runs on every request, it just never refuses
-
-TARGETS = {
-    "turn_over_bare_max": 2.0,
-    "turn_over_langchain_max": 1.0,
-    "turns_per_s_at_8_min": 30.0,
-    "ingest_10k_peak_rss_mib_max": 1536.0,
-    "reingest_unchanged_s_max": 5.0,
-    "latency_10k_over_5_max": 2.0,
-    "server_ready_s_max": 10.0,
-}
 
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    import numpy as np
-
-    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
-
-
-def ms(values: list[float]) -> dict:
-    """p50/p95/mean in milliseconds of durations given in seconds."""
-    return {"p50_ms": round(1000 * percentile(values, 50), 2), "p95_ms": round(1000 * percentile(values, 95), 2),
-            "mean_ms": round(1000 * sum(values) / max(len(values), 1), 2), "n": len(values)}
 
 
 def ratio(a: float, b: float) -> float | None:
@@ -90,12 +66,6 @@ def ratio(a: float, b: float) -> float | None:
 
 def peak_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def progress(iterable, desc: str, total: int | None = None):
-    from tqdm import tqdm
-
-    return tqdm(iterable, desc=desc, total=total, unit="it", leave=False, file=sys.stderr, disable=None)
 
 
 # ---- in-process -------------------------------------------------------------------------------
@@ -213,13 +183,6 @@ def timed_ingest(assistant) -> dict:
 
 
 # ---- subprocesses: the real CLI and server ----------------------------------------------------
-def child_env(home: Path, corpus: Path, port: int | None = None) -> dict:
-    env = {**os.environ, "MSA_HOME": str(home), "MSA_CORPUS_DIR": str(corpus), "MSA_RATE_LIMIT": RATE_LIMIT}
-    if port:
-        env["MSA_ALLOWED_ORIGINS"] = f"http://127.0.0.1:{port}"
-    return env
-
-
 def cli_ingest(home: Path, corpus: Path, show_progress: bool) -> dict:
     """`msassistant ingest` in a child process: wall time (with start-up) and the child's peak RSS.
 
@@ -249,171 +212,6 @@ def cli_ingest(home: Path, corpus: Path, show_progress: bool) -> dict:
             embedded = int(part.split("chunks embedded")[0].split()[-1])
     return {"wall_s": round(elapsed, 2), "peak_rss_mib": peak[0], "chunks_embedded": embedded,
             "output": out.strip().splitlines()[-1] if out.strip() else ""}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-        except OSError:
-            continue
-        out += [int(k) for k in kids]
-        todo += [int(k) for k in kids]
-    return out
-
-
-def vm_hwm_mib(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return 0.0
-
-
-class Server:
-    """`msassistant serve` on a free loopback port, with its start-up time to a ready /api/health."""
-
-    def __init__(self, home: Path, corpus: Path, workers: int = 1, timeout: float = 300):
-        self.port = free_port()
-        self.log_path = home / f"server-{self.port}.log"
-        cmd = [sys.executable, "-m", "msassistant.cli", "serve", "--port", str(self.port)]
-        if workers > 1:
-            cmd += ["--workers", str(workers)]
-        start = time.perf_counter()
-        self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, env=child_env(home, corpus, self.port), stdout=self._log,
-                                     stderr=subprocess.STDOUT, cwd=str(home))
-        url = f"http://127.0.0.1:{self.port}/api/health"
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
-            if time.perf_counter() - start > timeout:
-                self.stop()
-                raise TimeoutError(f"server not ready within {timeout}s: {self.log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as resp:
-                    if resp.status == 200:
-                        self.health = json.loads(resp.read())
-                        break
-            except OSError:
-                time.sleep(0.05)
-        self.ready_s = round(time.perf_counter() - start, 2)
-        self.ready_cpu_s = self.cpu_s()
-
-    def cpu_s(self) -> float:
-        """CPU seconds used so far by the server and its worker processes."""
-        tick = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for pid in [self.proc.pid] + descendants(self.proc.pid):
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return round(total / tick, 2)
-
-    def peak_rss_mib(self) -> float:
-        """The server's peak RSS; with several workers, the sum over its processes."""
-        return round(sum(vm_hwm_mib(p) for p in [self.proc.pid] + descendants(self.proc.pid)), 1)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
-
-
-def post_chat(conn: http.client.HTTPConnection, message: str) -> tuple[int, float]:
-    body = json.dumps({"message": message})
-    start = time.perf_counter()
-    conn.request("POST", "/api/chat", body=body, headers={"Content-Type": "application/json"})
-    resp = conn.getresponse()
-    resp.read()
-    return resp.status, time.perf_counter() - start
-
-
-def http_sequential(port: int, repeats: int) -> dict:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    for q in QUESTIONS:
-        post_chat(conn, q)
-    times, errors = [], 0
-    for q in progress([q for _ in range(repeats) for q in QUESTIONS], "HTTP turns, one at a time"):
-        status, elapsed = post_chat(conn, q)
-        if status == 200:
-            times.append(elapsed)
-        else:
-            errors += 1
-    conn.close()
-    return {**ms(times), "errors": errors}
-
-
-def http_throughput(server: Server, concurrency: int, requests: int) -> dict:
-    """`concurrency` clients, each with its own keep-alive connection, share `requests` chat turns."""
-    counter = itertools.count()
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-
-    def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-        while (i := next(counter)) < requests:
-            try:
-                status, elapsed = post_chat(conn, QUESTIONS[i % len(QUESTIONS)])
-            except (OSError, http.client.HTTPException) as exc:
-                with lock:
-                    errors.append(type(exc).__name__)
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-                continue
-            with lock:
-                if status == 200:
-                    latencies.append(elapsed)
-                else:
-                    errors.append(str(status))
-        conn.close()
-
-    port = server.port
-    threads = [threading.Thread(target=client) for _ in range(concurrency)]
-    cpu_before = server.cpu_s()
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - start
-    server_cpu = server.cpu_s() - cpu_before
-    return {"concurrency": concurrency, "requests": requests, "seconds": round(wall, 2),
-            "turns_per_s": round(len(latencies) / wall, 1), **{k: v for k, v in ms(latencies).items() if k != "n"},
-            "errors": len(errors),
-            # the server's own CPU per turn; 1000 * cores / this is what 2 idle cores could serve at most
-            "server_cpu_ms_per_turn": round(1000 * server_cpu / max(len(latencies), 1), 1)}
-
-
-# ---- corpora ---------------------------------------------------------------------------------
-def index_exists(home: Path) -> bool:
-    return (home / "index" / "chroma.sqlite3").exists()
-
-
-def scale_home(n_docs: int) -> Path:
-    return BENCH_DATA / f"home-{n_docs}"
-
-
-def build_record(home: Path) -> dict | None:
-    path = home / "build.json"
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 # ---- the run ---------------------------------------------------------------------------------
@@ -467,14 +265,14 @@ def run(quick: bool, rebuild: bool) -> dict:
     # 2. generated corpora
     sizes = [1000] if quick else [1000, 10000]
     notes = []
-    if quick and not index_exists(scale_home(1000)):
+    if quick and not scale.index_exists(scale.scale_home(1000)):
         sizes = [100]
         notes.append("quick mode: no built 1,000-document index in bench-data/ yet (a full run builds it), "
                      "so the scale point is a 100-document corpus built in this run")
     scale_results = []
     for n_docs in sizes:
         corpus = scale.generate(n_docs, scale.corpus_dir_for(n_docs), progress=True)
-        home = scale_home(n_docs)
+        home = scale.scale_home(n_docs)
         entry: dict = {"documents": n_docs}
         if n_docs == 10000:
             if rebuild:
@@ -487,7 +285,7 @@ def run(quick: bool, rebuild: bool) -> dict:
                 (home / "build.json").write_text(json.dumps(build, indent=2))
                 entry["build"] = {**build, "in_this_run": True}
             else:
-                recorded = build_record(home)
+                recorded = scale.build_record(home)
                 entry["build"] = {**(recorded or {}), "in_this_run": False}
                 notes.append(f"the {n_docs}-document index was built by an earlier run ({(recorded or {}).get('date')}); "
                              "`--rebuild` builds it again")
@@ -563,7 +361,7 @@ def run(quick: bool, rebuild: bool) -> dict:
                                         "server_peak_rss_mib": server.peak_rss_mib()}
         finally:
             server.stop()
-        home10k = scale_home(10000)
+        home10k = scale.scale_home(10000)
         log("starting msassistant serve on the built 10,000-document index")
         server = Server(home10k, scale.corpus_dir_for(10000))
         try:
@@ -579,35 +377,6 @@ def run(quick: bool, rebuild: bool) -> dict:
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["elapsed_s"] = round(time.perf_counter() - started, 1)
     return result
-
-
-def check_targets(r: dict) -> dict:
-    """Each target with the figure it is judged on; None where this run did not measure it."""
-    t = TARGETS
-    at8 = next((x["turns_per_s"] for x in r["http"]["throughput"] if x["concurrency"] == 8), None)
-    big = next((e for e in r["scale"] if e["documents"] == 10000), None)
-    largest = r["scale"][-1] if r["scale"] else None
-
-    def verdict(value, limit, higher_is_better=False):
-        if value is None:
-            return {"value": None, "limit": limit, "met": None}
-        met = value >= limit if higher_is_better else value <= limit
-        return {"value": value, "limit": limit, "met": met}
-
-    reingest = largest["reingest_unchanged_cli"]["wall_s"] if largest else None
-    return {
-        "turn_p50_at_most_2x_bare": verdict(r["turn_over_bare"], t["turn_over_bare_max"]),
-        "turn_p50_no_slower_than_langchain": verdict(r["turn_over_langchain"], t["turn_over_langchain_max"]),
-        "turns_per_s_at_concurrency_8": verdict(at8, t["turns_per_s_at_8_min"], higher_is_better=True),
-        "ingest_10k_peak_rss_mib": verdict(big["build"].get("peak_rss_mib") if big else None,
-                                           t["ingest_10k_peak_rss_mib_max"]),
-        f"reingest_unchanged_{largest['documents'] if largest else 0}_docs_s": verdict(reingest,
-                                                                                       t["reingest_unchanged_s_max"]),
-        f"latency_{largest['documents'] if largest else 0}_docs_over_5_docs": verdict(r["latency_largest_over_5"],
-                                                                                      t["latency_10k_over_5_max"]),
-        "server_ready_s_shipped_corpus": verdict(r["http"]["server_ready_s"], t["server_ready_s_max"]),
-        "server_ready_s_10k_docs": verdict(r.get("server_ready_10k_s"), t["server_ready_s_max"]),
-    }
 
 
 def main(argv: list[str] | None = None) -> None:

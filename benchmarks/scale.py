@@ -13,6 +13,7 @@ they are cleaned as research summaries.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 from dataclasses import dataclass
@@ -108,3 +109,16 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def index_exists(home: Path) -> bool:
+    return (home / "index" / "chroma.sqlite3").exists()
+
+
+def scale_home(n_docs: int) -> Path:
+    return BENCH_DATA / f"home-{n_docs}"
+
+
+def build_record(home: Path) -> dict | None:
+    path = home / "build.json"
+    return json.loads(path.read_text()) if path.exists() else None

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from msassistant.pipeline.conversation import FollowUps, Suggestion, resolve, topic_words
+from msassistant.pipeline.conversation import resolve, topic_words
+from msassistant.pipeline.followups import FollowUps, Suggestion
 from msassistant.store.logstore import LogStore
 from msassistant.pipeline.vocabulary import vocabulary
 
@@ -198,7 +199,7 @@ def test_another_server_continues_the_conversation(assistant):
 
     replica = Assistant(assistant.settings, embeddings=assistant.embeddings, index=assistant.index,
                         logstore=LogStore(assistant.settings.db_url), llm=None)
-    replica._follow_ups = assistant.follow_ups
+    replica.suggestions.pool = assistant.follow_ups
     (first,) = talk(assistant, "Tell me about intrathecal methotrexate.")
     (second,) = talk(replica, "Did it help people walk better?", session=first.session_id)
     assert second.session_id == first.session_id

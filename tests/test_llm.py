@@ -58,8 +58,8 @@ def with_model(assistant, model, **settings):
 
     bot = Assistant(assistant.settings.model_copy(update=settings), embeddings=assistant.embeddings,
                     index=assistant.index, logstore=assistant.logstore, llm=model)
-    bot._search = assistant.search
-    bot._follow_ups = assistant.follow_ups
+    bot.library.search = assistant.search
+    bot.suggestions.pool = assistant.follow_ups
     return bot
 
 
@@ -268,7 +268,7 @@ def test_an_unloadable_model_is_logged_not_fatal(assistant):
 
     settings = assistant.settings.model_copy(update={"llm": "no-such-provider:some-model"})
     bot = Assistant(settings, embeddings=assistant.embeddings, index=assistant.index, logstore=assistant.logstore)
-    bot._search, bot._follow_ups = assistant.search, assistant.follow_ups
+    bot.library.search, bot.suggestions.pool = assistant.search, assistant.follow_ups
     assert bot.llm is None and "unavailable" in bot.llm_unavailable
     reply = bot.reply(RISKS)
     assert reply.answer == assistant.reply(RISKS).answer

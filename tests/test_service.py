@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from msassistant.pipeline.assistant import Assistant, pipeline_digest
+from msassistant.pipeline.assistant import Assistant
+from msassistant.pipeline.followups import Suggestions, pipeline_digest
 
 
 class CountingEmbeddings:
@@ -25,11 +26,11 @@ def test_vocabulary_terms_are_embedded_once_and_the_question_every_time(fresh_as
     base.ensure_index()
     counting = CountingEmbeddings(embeddings)
     bot = Assistant(base.settings, embeddings=counting)
-    expansion = bot._expand("I'm tired all the time and wobbly")
+    expansion = bot.library.expand("I'm tired all the time and wobbly")
     terms = " ".join(expansion.added)
     assert terms  # the vocabulary added clinical words
-    first = bot._vectors(expansion)
-    second = bot._vectors(expansion)
+    first = bot.library.vectors(expansion)
+    second = bot.library.vectors(expansion)
     assert counting.queries.count(terms) == 1
     assert counting.queries.count(expansion.text) == 2
     assert np.allclose(first, second)
@@ -47,7 +48,7 @@ def test_suggestion_pool_is_kept_with_the_snapshot(fresh_assistant, embeddings, 
     def no_rebuild(self):
         raise AssertionError("the saved pool should have been used")
 
-    monkeypatch.setattr(Assistant, "_build_follow_ups", no_rebuild)
+    monkeypatch.setattr(Suggestions, "build", no_rebuild)
     again = Assistant(bot.settings, embeddings=embeddings)
     assert again.follow_ups.to_json() == pool
     question = "Does heat make MS fatigue worse?"

@@ -8,15 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .conversation import Resolution
+    from .vocabulary import Vocabulary
 
 from ..corpus.ingest import split_sentences
-from ..index.search import Hit, tokenize
+from ..index.search import Hit, HybridSearch, tokenize
+from ..index.store import embedding_text
+from .steps import ComposeStep, FocusStep, Step
 
 MAX_SENTENCES = 4
 PER_PASSAGE = 2
 MIN_SECONDARY = 0.25  # share of the question's weight a lower-ranked passage must match to be cited
 MIN_EXTRA = 0.34  # ... and a second sentence from a cited passage
 RANK_PRIOR = 0.15  # weight of the retrieval rank when reranking passages by sentence match
+TOPIC_WEIGHT = 0.3  # share of its weight a topic carried into a follow-up has when choosing sentences
 
 
 @dataclass
@@ -109,3 +117,33 @@ def compose(query: str, hits: list[Hit], idf, doc_freq, max_passages: int = 3, p
             )
         composed.sentences.append((sentence, number))
     return composed
+
+
+def focus(message: str, res: "Resolution", hits: list[Hit], search: HybridSearch, vocab: "Vocabulary",
+          general: frozenset[str]):
+    """How the answer's sentences are chosen: (passages, word weights, the focus step or None).
+
+    A follow-up that refers back ("What are its side effects?") is retrieved with the earlier topic; but
+    every passage about that topic names it, so among the passages about the topic, its sentences are chosen
+    mostly by the follow-up's own words (the topic's words count for a fraction of their weight)."""
+    if not (res.follow_up and res.carried) or (res.cue or "").startswith("ellipsis"):
+        return hits, search.idf, None  # "and for progressive MS?": the earlier topic is part of the question
+    topic = set(tokenize(res.carried)) - general
+    on_topic = [h for h in hits if topic & set(tokenize(embedding_text(h.document)))]
+    own = set(tokenize(vocab.expand(message).query)) - general - topic
+    if not on_topic or not [t for t in own if t in search.doc_freq]:
+        return hits, search.idf, None  # nothing of its own to choose by ("what else?")
+    step = FocusStep(topic_weight=TOPIC_WEIGHT, passages=[h.id for h in on_topic[:6]])
+    return on_topic, (lambda t: search.idf(t) * (TOPIC_WEIGHT if t in topic else 1.0)), step
+
+
+def answer(query: str, message: str, res: "Resolution", hits: list[Hit], search: HybridSearch,
+           vocab: "Vocabulary", general: frozenset[str], urgent: bool, top_k: int) -> tuple[Composed, list[Step]]:
+    """The compose stage: the extractive answer to a turn, and the steps that explain it."""
+    passages, idf, focused = focus(message, res, hits, search, vocab, general)
+    # an urgent reply stays short: the guidance, then only the most relevant passage, never a promotional one
+    if urgent:
+        passages = [h for h in passages if not h.document.metadata.get("promotional")]
+    composed = compose(query, passages, idf, search.doc_freq, max_passages=1 if urgent else top_k)
+    step = ComposeStep(sentences=len(composed.sentences), citations=[c.chunk_id for c in composed.citations])
+    return composed, ([focused] if focused else []) + [step]

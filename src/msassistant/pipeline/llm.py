@@ -15,12 +15,14 @@ import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence, TypeVar
 
 from ..corpus.ingest import protect_abbreviations, restore_abbreviations
 from ..index.search import tokenize
 from ..resources import prompt
+from .conversation import topic_words
+from .steps import LLMStep
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,26 @@ def build_chat_model(settings) -> Any | None:
     elif provider == "ollama":
         kwargs["client_kwargs"] = {"timeout": settings.llm_timeout}
     return init_chat_model(settings.llm, **kwargs)
+
+
+DEFAULT = object()  # "the model the settings name"
+
+
+def writer_for(settings, model: Any = DEFAULT) -> tuple["LLMWriter | None", str | None]:
+    """(the writer, or None when the model is off; why the configured model is unavailable, or None).
+    `model`: a LangChain chat model to use instead of the one MSA_LLM names; None turns the model off.
+    A missing provider package or bad settings must not stop the service: it answers without the model."""
+    unavailable = None
+    if model is DEFAULT:
+        try:
+            model = build_chat_model(settings)
+        except Exception as exc:
+            model = None
+            unavailable = f"model unavailable: {type(exc).__name__}: {str(exc)[:200]}"
+            log.warning("MSA_LLM=%s could not be loaded, answering without it: %s", settings.llm, exc)
+    if model is None:
+        return None, unavailable
+    return LLMWriter(model, settings.llm_timeout, settings.llm or type(model).__name__), None
 
 
 # ---- prompts ---------------------------------------------------------------------------------------
@@ -248,3 +270,54 @@ class LLMWriter:
         )
         text = self._invoke(prompt("answer_system"), render(prompt("answer_user"), question=question, passages=listed))
         return verify(text, {p.number: p.text for p in passages}, question)
+
+
+# ---- the stages that may use the model -------------------------------------------------------------
+def rewrite_follow_up(writer: LLMWriter, message: str, history: Sequence, res, vocab, general: frozenset[str]):
+    """A follow-up rewritten by the model into a standalone question: (the resolution to use, the step when
+    the model's rewrite was refused). The rules' resolution stays when the model fails, or when its question
+    drops a drug the person named."""
+    own_drugs = topic_words(message, vocab).drugs
+    earlier = [(h.message, h.topic or "") for h in list(history)[-3:]]
+    allowed = " ".join([message, res.query, *(f"{m} {t}" for m, t in earlier)])
+    try:
+        anchor = [w for w in " ".join([res.carried, *res.own]).split() if not set(tokenize(w)) <= general]
+        question = writer.rewrite(message, earlier, allowed=allowed, anchor=anchor)
+        lost = set(own_drugs) - {d.generic for d in vocab.find_drugs(question)}
+        if lost:
+            raise LLMFallback(f"rewrite: dropped {', '.join(sorted(lost))}")
+        return replace(res, query=question, by="llm"), None
+    except LLMFallback as exc:
+        return res, LLMStep(task="rewrite", used=False, model=writer.label, fallback=exc.reason)
+
+
+@dataclass
+class Written:
+    """The model's checked answer: body pieces with their markers renumbered, and the citations they keep."""
+
+    body: list[str] | None = None
+    shown: list | None = None
+    fallback: str | None = None
+    step: LLMStep | None = None
+
+
+def write_answer(writer: LLMWriter | None, unavailable: str | None, configured: str | None, question: str,
+                 citations: list) -> Written:
+    """Let the model write the body from the cited passages; the extractive body stays unless it passes."""
+    if writer is None:
+        if not unavailable:
+            return Written()
+        return Written(fallback=unavailable,
+                       step=LLMStep(task="answer", used=False, model=configured, fallback=unavailable))
+    passages = [Passage(c.id, c.passage, c.title, c.kind) for c in citations]
+    try:
+        checked = writer.answer(question, passages)
+    except LLMFallback as exc:
+        return Written(fallback=exc.reason, step=LLMStep(task="answer", used=False, model=writer.label,
+                                                         fallback=exc.reason))
+    number = {old: new for new, old in enumerate(checked.cited(), start=1)}
+    by_id = {c.id: c for c in citations}
+    shown = [replace(by_id[old], id=new) for old, new in number.items()]
+    body = [f"{s} " + " ".join(f"[{number[i]}]" for i in ids) for s, ids in checked.sentences]
+    return Written(body=body, shown=shown, step=LLMStep(task="answer", used=True, model=writer.label,
+                                                        sentences=len(body), citations=[c.chunk_id for c in shown]))

@@ -1,17 +1,29 @@
-"""Safety: notices, scope, personal decisions and source cautions. Triage lives in triage.py.
+"""Scope: is a message about MS and health, and does the library hold an answer to it?
 
-Every text and word list comes from rules/*.toml so that a clinician can review them without reading code.
+Decided twice per turn: before retrieval (a task the assistant does not do, or a plainly unrelated topic),
+and after it (no health words and nothing similar in the library; a drug or a word the library never
+mentions). Every word list and text comes from rules/scope.toml and rules/notices.toml, so that a
+clinician can review them without reading code.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from ..config import Settings
+from ..index.search import tokenize
 from ..resources import rule
+from .steps import ScopeStep
 from .vocabulary import Vocabulary
 
+if TYPE_CHECKING:
+    from .conversation import Resolution
+    from .retrieve import Library, Retrieval
+
+# Retrieval signals that separate "the library covers this" from "it does not".
+OUT_OF_SCOPE_SIMILARITY = 0.30  # below this, a message with no health words is not about MS
 
 
 def texts() -> dict:
@@ -20,20 +32,6 @@ def texts() -> dict:
 
 def scope_rules() -> dict:
     return rule("scope")
-
-
-@dataclass(frozen=True)
-class Notices:
-    care_team: str
-    red_flags: str
-
-
-def notices(settings: Settings) -> Notices:
-    t = texts()
-    return Notices(
-        care_team=t["care_team"],
-        red_flags=t["red_flags"].format(emergency_number=settings.emergency_number),
-    )
 
 
 def _fold(message: str) -> str:
@@ -78,13 +76,62 @@ def strip_directives(message: str) -> str:
     return " ".join(kept).strip()
 
 
-def promotional_caution(citation_ids: list[int]) -> str:
-    marks = [f"[{i}]" for i in citation_ids]
-    if len(marks) == 1:
-        return texts()["promotional"].format(markers=marks[0])
-    return texts()["promotional_many"].format(markers=", ".join(marks[:-1]) + " and " + marks[-1])
-
-
 def no_coverage_text(topic: str | None) -> str:
     t = texts()
     return t["no_coverage"].format(topic=topic or t["no_coverage_topic"])
+
+
+# ---- the decision ------------------------------------------------------------------------------------
+@dataclass
+class Verdict:
+    """What scope decided for a turn: a category that ends it (out_of_scope, no_coverage) or None to answer,
+    the notices to say before the answer, and the step staff see."""
+
+    category: str | None = None
+    lead: list[str] = field(default_factory=list)
+    step: ScopeStep | None = None
+
+
+def before_retrieval(message: str, urgent: bool) -> Verdict:
+    """A task the assistant does not do (poems, code...) or a plainly unrelated topic ends the turn at once."""
+    if is_off_topic_request(message) and not urgent:
+        return Verdict("out_of_scope", step=ScopeStep(decision="out_of_scope", reason="off-topic request"))
+    return Verdict()
+
+
+@lru_cache(maxsize=1)
+def generic() -> frozenset[str]:
+    """Stems of words too general to say what a question is about ("treatment", "help"...)."""
+    return frozenset(tokenize(" ".join(generic_words())))
+
+
+def after_retrieval(message: str, res: "Resolution", found: "Retrieval", library: "Library", vocab: Vocabulary,
+                    urgent: bool) -> Verdict:
+    """Whether the library can answer, from what retrieval found: out of scope when the message has no
+    health words and nothing in the library is similar; no coverage when it asks about a drug or words the
+    library never mentions; otherwise an answer, with a lead for partly covered drugs, urgent replies and
+    personal treatment decisions."""
+    health = is_health_related(message, vocab) or (res.follow_up and bool(res.carried))
+    if not urgent and not health and found.top_similarity < OUT_OF_SCOPE_SIMILARITY:
+        return Verdict("out_of_scope", step=ScopeStep(decision="out_of_scope", reason="no health words, low similarity"))
+    search = library.search
+    drugs = found.expansion.drugs
+    missing = [d for d in drugs if not library.covered(d)]
+    covered = [d for d in drugs if library.covered(d)]
+    general = generic()
+    specific = [t for t in set(tokenize(found.query)) if t not in general]
+    known = [t for t in specific if t in search.doc_freq or search.near(t)]
+    if not urgent and ((missing and not covered) or (specific and not known)):
+        topic = " and ".join(d.generic for d in missing) if missing else None
+        return Verdict("no_coverage", lead=[no_coverage_text(topic)],
+                       step=ScopeStep(decision="no_coverage", missing_drugs=[d.generic for d in missing],
+                                      unknown_words=sorted(set(specific) - set(known))))
+    verdict = Verdict()
+    if missing:
+        verdict.lead.append(texts()["partial_coverage"].format(topic=" and ".join(d.generic for d in missing)))
+    if urgent:
+        verdict.lead.append(texts()["urgent_then_info"])
+    elif is_personal_decision(message):
+        verdict.lead.append(texts()["personal_decision"])
+        verdict.step = ScopeStep(decision="personal_decision")
+    return verdict

@@ -20,9 +20,11 @@ import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
-from ..resources import read_text
 from pathlib import Path
 from typing import Literal
+
+from ..resources import read_text
+from .steps import TriageStep
 
 Level = Literal["emergency", "urgent", "crisis"]
 LEVELS: tuple[str, ...] = ("emergency", "crisis", "urgent")  # priority order when several fire
@@ -34,6 +36,9 @@ class Triage:
     level: Level | None  # None = no red flag
     guidance: str | None  # patient-facing text to show FIRST in the answer; None when level is None
     rule: str | None  # id of the matched rule (for the staff log)
+
+    def step(self) -> TriageStep:
+        return TriageStep(level=self.level, rule=self.rule)
 
 
 NO_FLAG = Triage(level=None, guidance=None, rule=None)

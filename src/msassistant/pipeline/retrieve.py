@@ -1,0 +1,142 @@
+"""Retrieve: the search query for a question (directives dropped, misspellings corrected, lay words expanded),
+its query vectors, and the ranked passages.
+
+`Library` owns the index and its loaded search (loaded once, when first needed, and reloaded after an
+ingest changes the index). `Library.retrieve` is the stage: a question in, a `Retrieval` out.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..config import Settings
+from ..index.search import Hit, HybridSearch, tokenize
+from ..index.store import Index, IngestReport, ingest
+from .scope import strip_directives
+from .steps import ExpandStep, RetrieveStep
+from .vocabulary import Drug, Expansion, Vocabulary
+
+MAX_TERM_VECTORS = 4096
+
+
+@dataclass
+class Retrieval:
+    expansion: Expansion
+    query: str  # the expanded query that was searched
+    vectors: list[list[float]]  # the query's embeddings (none in bm25 mode)
+    hits: list[Hit]
+
+    @property
+    def top_similarity(self) -> float:
+        return max((h.dense for h in self.hits if h.dense is not None), default=0.0)
+
+    def steps(self, mode: str) -> tuple[ExpandStep, RetrieveStep]:
+        e = self.expansion
+        return (ExpandStep(added=e.added, drugs=[d.generic for d in e.drugs]),
+                RetrieveStep(mode=mode, top_similarity=round(self.top_similarity, 4),
+                             hits=[{"id": h.id, "score": round(h.score, 4)} for h in self.hits]))
+
+
+class Library:
+    """The index, its search, and the query side of retrieval."""
+
+    def __init__(self, settings: Settings, embeddings, index: Index, vocab: Vocabulary):
+        self.settings, self.embeddings, self.index, self.vocab = settings, embeddings, index, vocab
+        self._search: HybridSearch | None = None
+        self._lock = threading.Lock()
+        self._term_vectors: dict[str, list[float]] = {}
+
+    # ---- the index and its search ------------------------------------------------------------------
+    def refresh(self, progress: bool = False) -> IngestReport:
+        """Bring the index up to date with the corpus (incrementally), then load its search."""
+        report = ingest(self.settings, self.index, progress=progress)
+        if report.changed or self._search is None:
+            self._search = HybridSearch(self.index)
+        return report
+
+    @property
+    def search(self) -> HybridSearch:
+        if self._search is None:
+            with self._lock:
+                if self._search is None:
+                    if self.index.count() == 0:
+                        raise RuntimeError("the index is empty: run `msassistant ingest` first")
+                    self._search = HybridSearch(self.index)
+        return self._search
+
+    @search.setter
+    def search(self, value: HybridSearch) -> None:
+        self._search = value
+
+    @property
+    def loaded(self) -> HybridSearch | None:
+        return self._search
+
+    def health(self) -> dict:
+        search = self._search
+        if search is not None and search.generation == self.index.generation(assign=False):
+            chunks, docs = len(search.ids), len(search.hashes)  # the index is as loaded: no need to count it
+        else:
+            chunks = self.index.count()
+            docs = len(self.index.document_hashes()) if chunks else 0
+        return {"status": "ok" if chunks else "empty_index", "documents": docs, "chunks": chunks,
+                "embedding_model": self.embeddings.label, "retrieval_mode": self.settings.retrieval_mode}
+
+    def covered(self, drug: Drug) -> bool:
+        """Whether the library has any passage naming the drug."""
+        text_terms = self.search.doc_freq
+        return any(all(t in text_terms for t in tokenize(term)) for term in drug.corpus_terms)
+
+    # ---- the query ---------------------------------------------------------------------------------
+    def expand(self, text: str) -> Expansion:
+        """The search query for a question: directives to the assistant left out, misspellings corrected,
+        lay words expanded."""
+        return self.vocab.expand(self.search.correct(strip_directives(text) or text))
+
+    def vectors(self, expansion: Expansion, cache: dict | None = None) -> list[list[float]]:
+        """One dense query for the question, one for its clinical expansion (lay words rarely embed well)."""
+        if self.settings.retrieval_mode == "bm25":
+            return []
+        texts = [expansion.text] + ([" ".join(expansion.added)] if expansion.added else [])
+        if cache and all(t in cache for t in texts):
+            return [cache[t] for t in texts]
+        vectors = [self.embeddings.embed_query(expansion.text)]
+        if expansion.added:
+            vectors.append(self._term_vector(" ".join(expansion.added)))
+        return vectors
+
+    def _term_vector(self, terms: str) -> list[float]:
+        """The vector of the clinical terms added to a question. They come from the reviewed vocabulary, so
+        there are few distinct ones and each is embedded once (the person's own words are embedded every time)."""
+        vector = self._term_vectors.get(terms)
+        if vector is None:
+            if len(self._term_vectors) >= MAX_TERM_VECTORS:
+                self._term_vectors.clear()
+            vector = self._term_vectors[terms] = self.embeddings.embed_query(terms)
+        return vector
+
+    def embed_all(self, questions: Sequence[str]) -> dict[str, list[float]]:
+        """The query vectors of many questions in one batch (what `vectors` would compute one by one)."""
+        if self.settings.retrieval_mode == "bm25":
+            return {}
+        texts, terms = [], []
+        for q in questions:
+            e = self.expand(q)
+            texts.append(e.text)
+            if e.added:
+                terms.append(" ".join(e.added))
+        texts = list(dict.fromkeys(texts + terms))
+        vectors = dict(zip(texts, self.embeddings.embed_documents(texts)))
+        for t in terms:  # the vocabulary's terms for these questions are likely to come again
+            self._term_vectors.setdefault(t, vectors[t])
+        return vectors
+
+    # ---- the stage -----------------------------------------------------------------------------------
+    def retrieve(self, question: str, cache: dict | None = None) -> Retrieval:
+        s = self.settings
+        expansion = self.expand(question)
+        vectors = self.vectors(expansion, cache)
+        hits = self.search.search(expansion.query, vectors, s.candidates, s.candidates, s.retrieval_mode)
+        return Retrieval(expansion=expansion, query=expansion.query, vectors=vectors, hits=hits)

@@ -1,0 +1,102 @@
+"""The typed step each stage of the pipeline records for staff.
+
+Staff see a turn's steps in the review console and in exports, so their shape is a contract: each stage
+records one `Step` subclass below, and a step becomes a dict once, when the turn is logged (`to_dict`).
+The dict has `"step"` (the stage) and the step's fields; optional fields that a stage did not fill are
+left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: ClassVar[str] = "step"
+    optional: ClassVar[tuple[str, ...]] = ()  # fields left out of the log when they are None
+
+    def to_dict(self) -> dict:
+        out: dict = {"step": self.kind}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name in self.optional:
+                continue
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+@dataclass(frozen=True)
+class TriageStep(Step):
+    kind: ClassVar[str] = "triage"
+    level: str | None
+    rule: str | None
+
+
+@dataclass(frozen=True)
+class ResolveStep(Step):
+    kind: ClassVar[str] = "resolve"
+    follow_up: bool
+    cue: str | None
+    carried: str
+    topic: str
+    query: str
+    by: str
+
+
+@dataclass(frozen=True)
+class LLMStep(Step):
+    kind: ClassVar[str] = "llm"
+    optional: ClassVar[tuple[str, ...]] = ("fallback", "sentences", "citations")
+    task: str  # "rewrite" (a follow-up made standalone) or "answer"
+    used: bool
+    model: str | None
+    fallback: str | None = None  # why the model's text was not used
+    sentences: int | None = None
+    citations: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class ScopeStep(Step):
+    kind: ClassVar[str] = "scope"
+    optional: ClassVar[tuple[str, ...]] = ("reason", "missing_drugs", "unknown_words")
+    decision: str  # out_of_scope | no_coverage | personal_decision
+    reason: str | None = None
+    missing_drugs: list[str] | None = None
+    unknown_words: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class ExpandStep(Step):
+    kind: ClassVar[str] = "expand"
+    added: list[str]
+    drugs: list[str]
+
+
+@dataclass(frozen=True)
+class RetrieveStep(Step):
+    kind: ClassVar[str] = "retrieve"
+    mode: str
+    top_similarity: float
+    hits: list[dict]  # {"id", "score"}, best first
+
+
+@dataclass(frozen=True)
+class FocusStep(Step):
+    kind: ClassVar[str] = "focus"
+    topic_weight: float
+    passages: list[str]
+
+
+@dataclass(frozen=True)
+class ComposeStep(Step):
+    kind: ClassVar[str] = "compose"
+    sentences: int
+    citations: list[str]
+
+
+@dataclass(frozen=True)
+class FollowUpsStep(Step):
+    kind: ClassVar[str] = "follow_ups"
+    suggested: list[str]
