@@ -25,12 +25,13 @@ from ..index.embeddings import SentenceTransformerEmbeddings
 from ..index.store import Index, embedding_text, ingest
 from .llm import LLMFallback, LLMWriter, Passage, build_chat_model
 from ..store.logstore import LogStore
-from ..index.search import Hit, HybridSearch, tokenize
+from ..index.search import Hit, HybridSearch
 from .scope import (
     Notices, is_health_related, is_off_topic_request, is_personal_decision, no_coverage_text, notices,
     generic_words, promotional_caution, strip_directives, texts,
 )
 from ..schemas import ChatReply
+from ..text import tokenize
 from .triage import triage
 from .vocabulary import Vocabulary, vocabulary
 

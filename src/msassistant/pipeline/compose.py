@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ..corpus.ingest import split_sentences
-from ..index.search import Hit, tokenize
+from ..index.search import Hit
+from ..text import split_sentences, tokenize
 
 MAX_SENTENCES = 4
 PER_PASSAGE = 2

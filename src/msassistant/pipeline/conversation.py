@@ -22,8 +22,8 @@ from typing import Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
-from ..index.search import tokenize
 from ..resources import prompt_data
+from ..text import TOKEN as WORDS, fold_spaced as _fold, tokenize
 from .vocabulary import Vocabulary
 
 
@@ -111,11 +111,6 @@ ELLIPSIS_STRONG = re.compile(
 )
 ELLIPSIS_WEAK = re.compile(r"^(?:and|also|plus|what else|anything else|any other|so)\b")
 MS_MENTION = re.compile(r"\b(?:ms|multiple sclerosis|sclerosis)\b")
-WORDS = re.compile(r"[a-z0-9]+")
-
-
-def _fold(text: str) -> str:
-    return re.sub(r"\s+", " ", text.lower().replace("’", "'").replace("‘", "'")).strip()
 
 
 class PriorTurn(Protocol):

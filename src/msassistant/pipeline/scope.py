@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from ..config import Settings
 from ..resources import rule
+from ..text import fold_words
 from .vocabulary import Vocabulary
-
 
 
 def texts() -> dict:
@@ -36,17 +36,12 @@ def notices(settings: Settings) -> Notices:
     )
 
 
-def _fold(message: str) -> str:
-    words = re.findall(r"[a-z0-9]+(?:[-'][a-z0-9]+)*", message.lower().replace("’", "'"))
-    return " " + " ".join(words) + " "
-
-
 def _contains(folded: str, phrases: list[str]) -> bool:
     return any(f" {p}" in folded for p in phrases)
 
 
 def is_health_related(message: str, vocab: Vocabulary) -> bool:
-    folded = _fold(vocab.correct(message))
+    folded = fold_words(vocab.correct(message))
     if _contains(folded, scope_rules()["health_terms"]):
         return True
     if vocab.find_drugs(message):
@@ -56,12 +51,12 @@ def is_health_related(message: str, vocab: Vocabulary) -> bool:
 
 def is_off_topic_request(message: str) -> bool:
     """A task the assistant does not do (poems, code...) or a topic plainly unrelated to health."""
-    folded = _fold(message)
+    folded = fold_words(message)
     return _contains(folded, scope_rules()["off_topic_tasks"]) or _contains(folded, scope_rules()["off_topic"])
 
 
 def is_personal_decision(message: str) -> bool:
-    return _contains(_fold(message), scope_rules()["personal_decision"])
+    return _contains(fold_words(message), scope_rules()["personal_decision"])
 
 
 def generic_words() -> list[str]:

@@ -20,9 +20,11 @@ import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
-from ..resources import read_text
 from pathlib import Path
 from typing import Literal
+
+from ..resources import read_text
+from ..text import fold_bare
 
 Level = Literal["emergency", "urgent", "crisis"]
 LEVELS: tuple[str, ...] = ("emergency", "crisis", "urgent")  # priority order when several fire
@@ -206,14 +208,11 @@ def rules() -> RuleSet:
 
 # --- text handling ---------------------------------------------------------------------------------
 
-_APOSTROPHES = re.compile(r"['\u2019\u2018\u02bc`\u00b4]")
-_DASHES = re.compile(r"(?<=\w)[-\u2010-\u2015](?=\w)|\s[-\u2013\u2014]+\s")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+|\.{2,}|\u2026")
 
 
 def normalise(message: str, rs: RuleSet) -> str:
-    text = _APOSTROPHES.sub("", message.lower())
-    text = _DASHES.sub(" ", text)
+    text = fold_bare(message)
     lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in text.splitlines()]
     # A line break ends a sentence only after . ! ? or a blank line; otherwise it reads like a comma
     # ("my wife\nis having a seizure" is one sentence).
