@@ -45,7 +45,10 @@ def straighten(text: str, marks: str = APOSTROPHES) -> str:
 
 def fold(text: str, marks: str = CURLY) -> str:
     """Lower case, with the curly apostrophe (or each of `marks`) written as '."""
-    return straighten(text.lower(), marks)
+    text = text.lower()
+    for mark in marks:
+        text = text.replace(mark, "'")
+    return text
 
 
 def fold_spaced(text: str) -> str:
@@ -93,8 +96,9 @@ def stem(word: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """The stemmed words of a text that carry meaning: what BM25 indexes, and what the stages compare."""
-    return [stem(t) for t in TOKEN.findall(fold(text)) if t not in STOPWORDS]
+    """The stemmed words of a text that carry meaning: what BM25 indexes, and what the stages compare.
+    An apostrophe of any kind ends a token, so the text needs no more folding than lower case."""
+    return [stem(t) for t in TOKEN.findall(text.lower()) if t not in STOPWORDS]
 
 
 @lru_cache
