@@ -45,10 +45,7 @@ def straighten(text: str, marks: str = APOSTROPHES) -> str:
 
 def fold(text: str, marks: str = CURLY) -> str:
     """Lower case, with the curly apostrophe (or each of `marks`) written as '."""
-    text = text.lower()
-    for mark in marks:
-        text = text.replace(mark, "'")
-    return text
+    return straighten(text.lower(), marks)
 
 
 def fold_spaced(text: str) -> str:
@@ -64,7 +61,7 @@ def fold_words(text: str) -> str:
 
 def fold_bare(text: str) -> str:
     """Lower case with no apostrophes at all ("can't" reads "cant"), and hyphens and dashes read as spaces:
-    a word between two hyphens, or a dash set between spaces."""
+    one that joins two words ("follow-up"), or one set between spaces ("tired - and dizzy")."""
     return _WORD_DASH.sub(" ", _ANY_APOSTROPHE.sub("", text.lower()))
 
 
