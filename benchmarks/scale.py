@@ -36,7 +36,8 @@ class Pool:
 
 
 def sentence_pool(corpus_dir: Path = CORPUS) -> Pool:
-    from msassistant.corpus.ingest import load_corpus, split_sentences
+    from msassistant.corpus.ingest import load_corpus
+    from msassistant.text import split_sentences
 
     docs, _ = load_corpus(corpus_dir)
     sentences: list[str] = []

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from msassistant.corpus.ingest import split_sentences
+from msassistant.text import split_sentences
 
 QUESTIONS = [
     "What side effects did people get from ITMTX?",

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from msassistant.corpus import ingest
-from msassistant.corpus.ingest import chunk_paragraphs, clean_document, load_corpus, split_sentences, to_documents
+from msassistant.corpus.ingest import chunk_paragraphs, clean_document, load_corpus, to_documents
+from msassistant.text import split_sentences
 
 from conftest import CORPUS
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from msassistant.index.search import MSRetriever, reciprocal_rank_fusion, stem, tokenize
+from msassistant.index.search import MSRetriever, reciprocal_rank_fusion
+from msassistant.text import stem, tokenize
 
 
 def test_reciprocal_rank_fusion():

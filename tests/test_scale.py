@@ -45,7 +45,8 @@ def test_another_seed_gives_other_documents(pool):
 
 
 def test_every_sentence_comes_from_the_shipped_corpus(pool, tmp_path):
-    from msassistant.corpus.ingest import load_corpus, split_sentences
+    from msassistant.corpus.ingest import load_corpus
+    from msassistant.text import split_sentences
 
     docs, skipped = load_corpus(scale.generate(20, tmp_path / "c"))
     assert not skipped and len(docs) == 20

@@ -6,6 +6,7 @@ The signals live in rules/credibility.toml so that a clinician can review them.
 from __future__ import annotations
 
 from ..resources import rule
+from ..text import fold
 
 PROMOTIONAL_KIND = "news/promotional article"
 
@@ -24,7 +25,7 @@ def _has_any(text: str, phrases: list[str]) -> bool:
 def assess(text: str, *, kind: str, journal: str | None, study: str | None = None) -> tuple[str, bool]:
     """Return (credibility label, is_promotional) for one document."""
     r = rules()
-    folded = text.lower().replace("’", "'")
+    folded = fold(text)
     promo = r["promotional"]
     groups = [name for name, phrases in promo["groups"].items() if _has_any(folded, phrases)]
     promotional = kind == PROMOTIONAL_KIND or (len(groups) >= promo["min_groups"] and not journal)

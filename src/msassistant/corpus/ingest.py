@@ -17,6 +17,7 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from . import credibility
+from ..text import fold, normalise_breaks, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,6 @@ JOURNAL = re.compile(r"journals like (?P<journal>.+?)(?:\.\s+\w+)?\s+often range
 SHORT_PARAGRAPH = 200
 MAX_CHUNK = 700
 
-ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "Dr.", "approx.", "Fig.", "No.", "St.")
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"”']?\s+(?=[\"“(A-Z0-9])")
-
 
 class UnreadableDocument(ValueError):
     """A corpus file that is not UTF-8 text."""
@@ -63,16 +61,12 @@ class CleanDocument:
     extra: dict = field(default_factory=dict)
 
 
-def _normalise(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ").replace("\ufeff", "")
-    text = READ_MORE.sub("\nRead More\n", text)
+def _page_text(text: str) -> str:
+    """The page's text with its "Read More" links and glued FAQ questions on lines of their own."""
+    text = READ_MORE.sub("\nRead More\n", normalise_breaks(text))
     # FAQ-style pages glue a question to its answer: "...in MS?Physical therapy can..."
     text = re.sub(r"\?(?=[A-Z])", "?\n", text)
     return text
-
-
-def _fold(line: str) -> str:
-    return line.strip().lower().replace("’", "'")
 
 
 def _is_heading(line: str) -> bool:
@@ -84,33 +78,14 @@ def _is_headline(line: str) -> bool:
     return len(line) <= 120 and not line.rstrip().endswith((".", ":", ";", ","))
 
 
-def protect_abbreviations(text: str) -> str:
-    """Hide the full stops of common abbreviations from a sentence splitter."""
-    for i, abbr in enumerate(ABBREVIATIONS):
-        text = text.replace(abbr, f"\x00{i}\x00")
-    return text
-
-
-def restore_abbreviations(text: str) -> str:
-    for i, abbr in enumerate(ABBREVIATIONS):
-        text = text.replace(f"\x00{i}\x00", abbr)
-    return text
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split prose into sentences without breaking on common abbreviations."""
-    parts = SENTENCE_END.split(protect_abbreviations(text))
-    return [restore_abbreviations(p.strip()) for p in parts if p.strip()]
-
-
 def strip_boilerplate(text: str) -> tuple[list[str], str | None]:
     """Return the content lines of a scraped page and the journal its footer names, if any."""
-    lines = [ln.strip() for ln in _normalise(text).split("\n")]
+    lines = [ln.strip() for ln in _page_text(text).split("\n")]
     lines = [ln for ln in lines if ln]
     journal = None
     drop = set()
     for i, line in enumerate(lines):
-        folded = _fold(line)
+        folded = fold(line)
         if folded in TEASER_HEADINGS or folded in FOOTER_HEADINGS:
             drop.add(i)
         elif folded.startswith(FOOTER_OPENINGS):
@@ -129,9 +104,9 @@ def strip_boilerplate(text: str) -> tuple[list[str], str | None]:
                 j -= 1
     kept: list[str] = []
     for i, line in enumerate(lines):
-        if i in drop or _fold(line) in WIDGET_LABELS:
+        if i in drop or fold(line) in WIDGET_LABELS:
             continue
-        if kept and _fold(kept[-1]) == _fold(line):  # duplicated title lines
+        if kept and fold(kept[-1]) == fold(line):  # duplicated title lines
             continue
         kept.append(line)
     return kept, journal

@@ -8,7 +8,6 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal, Sequence
 
 import numpy as np
@@ -16,38 +15,12 @@ from langchain_core.documents import Document
 
 from . import snapshot
 from .store import Index, embedding_text
-from ..pipeline.vocabulary import english_words
+from ..text import STOPWORDS, TOKEN, english_words, stem, tokenize
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "bm25"]
 RRF_K = 60
-
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below between both
-    but by can could did do does doing don down during each few for from further had has have having he her here hers
-    herself him himself his how i if in into is it its itself just let me more most my myself no nor not now of off on
-    once only or other our ours ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were what when where which
-    while who whom why will with would you your yours yourself yourselves get gets got also may might much many really
-    tell know thing things lately s t re ve ll d m one well ago today yesterday tomorrow tonight suddenly recently
-    still ever anymore""".split()
-)
-TOKEN = re.compile(r"[a-z0-9]+")
-
-
-@lru_cache(maxsize=1 << 17)  # a corpus has far fewer distinct words than word occurrences
-def stem(word: str) -> str:
-    """A light suffix stripper: enough to match plurals and simple verb forms."""
-    for suffix, min_len in (("ies", 5), ("ing", 6), ("ed", 5), ("s", 4)):
-        if word.endswith(suffix) and len(word) >= min_len and not word.endswith("ss"):
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
-
-
-def tokenize(text: str) -> list[str]:
-    return [stem(t) for t in TOKEN.findall(text.lower().replace("’", "'")) if t not in STOPWORDS]
-
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:
     """Fuse ranked id lists: score(d) = sum over lists of 1 / (k + rank), rank counted from 1."""

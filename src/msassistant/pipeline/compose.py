@@ -14,9 +14,9 @@ if TYPE_CHECKING:
     from .conversation import Resolution
     from .vocabulary import Vocabulary
 
-from ..corpus.ingest import split_sentences
-from ..index.search import Hit, HybridSearch, tokenize
+from ..index.search import Hit, HybridSearch
 from ..index.store import embedding_text
+from ..text import split_sentences, tokenize
 from .steps import ComposeStep, FocusStep, Step
 
 MAX_SENTENCES = 4

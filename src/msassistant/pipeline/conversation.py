@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Protocol, Sequence
 
-from ..index.search import tokenize
+from ..text import TOKEN as WORDS, fold_spaced as _fold, tokenize
 from .steps import ResolveStep
 from .vocabulary import Vocabulary
 
@@ -102,11 +102,6 @@ ELLIPSIS_STRONG = re.compile(
 )
 ELLIPSIS_WEAK = re.compile(r"^(?:and|also|plus|what else|anything else|any other|so)\b")
 MS_MENTION = re.compile(r"\b(?:ms|multiple sclerosis|sclerosis)\b")
-WORDS = re.compile(r"[a-z0-9]+")
-
-
-def _fold(text: str) -> str:
-    return re.sub(r"\s+", " ", text.lower().replace("’", "'").replace("‘", "'")).strip()
 
 
 class PriorTurn(Protocol):

@@ -21,9 +21,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..index import snapshot
-from ..index.search import tokenize
 from ..resources import prompt_data
-from .conversation import BARE_THIS, DEMONSTRATIVE, IT, NON_TOPIC, THEY, WORDS, _fold, topic_words
+from ..text import TOKEN as WORDS, fold_spaced, tokenize
+from .conversation import BARE_THIS, DEMONSTRATIVE, IT, NON_TOPIC, THEY, topic_words
 from .vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -64,10 +64,10 @@ def derived_questions(chunks, vocab: Vocabulary) -> list[tuple[str, str]]:
         candidates += re.findall(r"(?:^|(?<=[.!?]\s))([A-Z][^.!?]{10,160}\?)", doc.page_content)
         for q in candidates:
             q = q.strip()
-            words = WORDS.findall(_fold(q))
+            words = WORDS.findall(fold_spaced(q))
             if not q.endswith("?") or not 5 <= len(words) <= 20:
                 continue
-            folded = _fold(q)
+            folded = fold_spaced(q)
             if IT.search(folded) or DEMONSTRATIVE.search(folded) or BARE_THIS.search(folded) or THEY.search(folded):
                 continue
             if not topic_words(q, vocab).words:

@@ -18,9 +18,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence, TypeVar
 
-from ..corpus.ingest import protect_abbreviations, restore_abbreviations
-from ..index.search import tokenize
 from ..resources import prompt
+from ..text import protect_abbreviations, restore_abbreviations, tokenize
 from .conversation import topic_words
 from .steps import LLMStep
 

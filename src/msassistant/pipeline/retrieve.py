@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..config import Settings
-from ..index.search import Hit, HybridSearch, tokenize
+from ..index.search import Hit, HybridSearch
 from ..index.store import Index, IngestReport, ingest
+from ..text import tokenize
 from .scope import strip_directives
 from .steps import ExpandStep, RetrieveStep
 from .vocabulary import Drug, Expansion, Vocabulary

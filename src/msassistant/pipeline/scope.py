@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from ..index.search import tokenize
+from ..text import tokenize
 from ..resources import rule
+from ..text import fold_words
 from .steps import ScopeStep
 from .vocabulary import Vocabulary
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 # Retrieval signals that separate "the library covers this" from "it does not".
 OUT_OF_SCOPE_SIMILARITY = 0.30  # below this, a message with no health words is not about MS
 
-
 def texts() -> dict:
     return rule("notices")
 
@@ -34,9 +34,6 @@ def scope_rules() -> dict:
     return rule("scope")
 
 
-def _fold(message: str) -> str:
-    words = re.findall(r"[a-z0-9]+(?:[-'][a-z0-9]+)*", message.lower().replace("’", "'"))
-    return " " + " ".join(words) + " "
 
 
 def _contains(folded: str, phrases: list[str]) -> bool:
@@ -44,7 +41,7 @@ def _contains(folded: str, phrases: list[str]) -> bool:
 
 
 def is_health_related(message: str, vocab: Vocabulary) -> bool:
-    folded = _fold(vocab.correct(message))
+    folded = fold_words(vocab.correct(message))
     if _contains(folded, scope_rules()["health_terms"]):
         return True
     if vocab.find_drugs(message):
@@ -54,12 +51,12 @@ def is_health_related(message: str, vocab: Vocabulary) -> bool:
 
 def is_off_topic_request(message: str) -> bool:
     """A task the assistant does not do (poems, code...) or a topic plainly unrelated to health."""
-    folded = _fold(message)
+    folded = fold_words(message)
     return _contains(folded, scope_rules()["off_topic_tasks"]) or _contains(folded, scope_rules()["off_topic"])
 
 
 def is_personal_decision(message: str) -> bool:
-    return _contains(_fold(message), scope_rules()["personal_decision"])
+    return _contains(fold_words(message), scope_rules()["personal_decision"])
 
 
 def generic_words() -> list[str]:

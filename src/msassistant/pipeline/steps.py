@@ -30,8 +30,13 @@ class Step:
 @dataclass(frozen=True)
 class TriageStep(Step):
     kind: ClassVar[str] = "triage"
+    optional: ClassVar[tuple[str, ...]] = ("net", "score", "clause", "silenced")
     level: str | None
     rule: str | None
+    net: str | None = None  # "rules" or "learned"
+    score: float | None = None  # the learned net's probability
+    clause: str | None = None  # the words the learned net read as the red flag
+    silenced: list[str] | None = None  # learned flags explained away by a look-alike
 
 
 @dataclass(frozen=True)

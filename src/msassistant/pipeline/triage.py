@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..resources import read_text
+from ..text import fold_bare
 from .steps import TriageStep
 
 Level = Literal["emergency", "urgent", "crisis"]
@@ -35,10 +36,15 @@ LOOK_ALIKES = frozenset({"negation", "question", "past", "resolved", "chronic", 
 class Triage:
     level: Level | None  # None = no red flag
     guidance: str | None  # patient-facing text to show FIRST in the answer; None when level is None
-    rule: str | None  # id of the matched rule (for the staff log)
+    rule: str | None  # id of the matched rule, or "learned:<level>" (for the staff log)
+    net: str | None = None  # which net raised the level: "rules" or "learned"
+    score: float | None = None  # the learned net's probability for the level (or its best, when nothing fired)
+    clause: str | None = None  # what the learned net read as the red flag
+    silenced: tuple[str, ...] = ()  # learned flags explained away by a look-alike ("urgent:past")
 
     def step(self) -> TriageStep:
-        return TriageStep(level=self.level, rule=self.rule)
+        return TriageStep(level=self.level, rule=self.rule, net=self.net, score=self.score, clause=self.clause,
+                          silenced=list(self.silenced) or None)
 
 
 NO_FLAG = Triage(level=None, guidance=None, rule=None)
@@ -211,14 +217,11 @@ def rules() -> RuleSet:
 
 # --- text handling ---------------------------------------------------------------------------------
 
-_APOSTROPHES = re.compile(r"['\u2019\u2018\u02bc`\u00b4]")
-_DASHES = re.compile(r"(?<=\w)[-\u2010-\u2015](?=\w)|\s[-\u2013\u2014]+\s")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+|\.{2,}|\u2026")
 
 
 def normalise(message: str, rs: RuleSet) -> str:
-    text = _APOSTROPHES.sub("", message.lower())
-    text = _DASHES.sub(" ", text)
+    text = fold_bare(message)
     lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in text.splitlines()]
     # A line break ends a sentence only after . ! ? or a blank line; otherwise it reads like a comma
     # ("my wife\nis having a seizure" is one sentence).

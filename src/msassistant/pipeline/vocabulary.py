@@ -13,9 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..resources import rule
+from ..text import WORD, fold, fold_words
 
 MARKUP = re.compile(r"<[^<>]{0,200}>")
-WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Vocabulary:
         return list(_FOUND[key])
 
     def _find_drugs(self, text: str) -> list[Drug]:
-        folded = text.lower().replace("’", "'")
+        folded = fold(text)
         names = self.drug_names
         found: list[Drug] = []
         for name, drug in names.items():
@@ -97,7 +97,7 @@ class Vocabulary:
     def expand(self, message: str) -> Expansion:
         # markup is kept as text in the log and the reply, but tag names are not words of the question
         text = re.sub(r"\s+", " ", MARKUP.sub(" ", self.correct(message))).strip()
-        folded = " " + " ".join(WORD.findall(text.lower().replace("’", "'"))) + " "
+        folded = fold_words(text)
         added: list[str] = []
         for phrase, terms in self.lay.items():
             if f" {phrase} " in folded:
@@ -107,19 +107,6 @@ class Vocabulary:
             if drug.generic not in folded and drug.generic not in added:
                 added.append(drug.generic)
         return Expansion(text=text, added=added, drugs=drugs)
-
-
-@lru_cache
-def english_words() -> frozenset[str]:
-    """Whole English words known to the bundled model's tokenizer: real words are never "corrected"
-    into corpus words ("heart" is not a misspelling of "heat")."""
-    from ..index.embeddings import EmbeddingModelError, bundled_model_dir
-
-    try:
-        lines = (bundled_model_dir() / "vocab.txt").read_text(encoding="utf-8").splitlines()
-    except (EmbeddingModelError, OSError):
-        return frozenset()
-    return frozenset(w for w in lines if w.isalpha() and w.islower() and len(w) >= 4)
 
 
 @lru_cache
