@@ -27,7 +27,8 @@ from conftest import make_settings
 from msassistant.admin import PUBLIC_ROUTES
 from msassistant.admin.security import COOKIE, hash_password
 from msassistant.api.app import create_app
-from msassistant.store.logstore import LogStore, Review, Staff, as_utc, utcnow
+from msassistant.store import LogStore
+from msassistant.store.models import Review, Staff, as_utc, utcnow
 from test_postgres import db_url  # noqa: F401 - the SQLite/PostgreSQL fixture
 
 PASSWORD = "correct horse battery staple"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from msassistant.pipeline.conversation import FollowUps, Suggestion, resolve, topic_words
-from msassistant.store.logstore import LogStore
+from msassistant.store import LogStore
 from msassistant.pipeline.vocabulary import vocabulary
 
 AZA = "002_5bd68b2e9fd4fbfd.txt"

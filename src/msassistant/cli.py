@@ -130,7 +130,7 @@ app.add_typer(staff_app, name="staff")
 
 
 def _logstore():
-    from .store.logstore import LogStore
+    from .store import LogStore
 
     return LogStore(_settings().db_url)
 
@@ -157,7 +157,7 @@ def staff_add(name: Annotated[str, typer.Argument(help="Sign-in name: letters, d
 @staff_app.command("list")
 def staff_list() -> None:
     """List console accounts."""
-    from .store.logstore import as_utc
+    from .store.models import as_utc
 
     rows = _logstore().list_staff()
     if not rows:

@@ -27,7 +27,8 @@ from slowapi.util import get_remote_address
 from starlette.datastructures import MutableHeaders
 
 from ..config import Settings
-from ..store.logstore import CATEGORIES, VERDICTS, LogStore, TurnFilter, TurnRow, as_utc
+from ..store import LogStore, TurnFilter, TurnRow
+from ..store.models import CATEGORIES, VERDICTS, as_utc, utcnow
 from . import charts
 from .security import AdminSession, Sessions, load_secret, needs_rehash, new_csrf, same_token, verify_password, hash_password
 
@@ -165,8 +166,6 @@ def login(request: Request, username: Annotated[str, Form(max_length=200)] = "",
           password: Annotated[str, Form(max_length=1000)] = "", next: Annotated[str, Form(max_length=2000)] = "/admin") -> Response:
     c, logs = console(request), store(request)
     s = c.settings
-    from ..store.logstore import utcnow
-
     username = username.strip()
     staff = logs.get_staff(username) if username else None
     locked = staff is not None and staff.locked_until is not None and as_utc(staff.locked_until) > utcnow()
@@ -317,7 +316,6 @@ def csv_row(row: TurnRow) -> list[str]:
 
 
 def _download_name(ext: str) -> str:
-    from ..store.logstore import utcnow
 
     return f"msassistant-turns-{utcnow():%Y%m%d-%H%M%S}.{ext}"
 

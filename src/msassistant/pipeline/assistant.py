@@ -24,7 +24,7 @@ from .conversation import FollowUps, Resolution, derived_questions, load_curated
 from ..index.embeddings import SentenceTransformerEmbeddings
 from ..index.store import Index, embedding_text, ingest
 from .llm import LLMFallback, LLMWriter, Passage, build_chat_model
-from ..store.logstore import LogStore
+from ..store import LogStore
 from ..index.search import Hit, HybridSearch, tokenize
 from .scope import (
     Notices, is_health_related, is_off_topic_request, is_personal_decision, no_coverage_text, notices,
