@@ -48,6 +48,7 @@ SECURITY_HEADERS = [
 VERDICT_LABELS = {"approved": "Approved", "needs_correction": "Needs correction", "unsafe": "Unsafe"}
 CATEGORY_LABELS = {"answer": "Answer", "no_coverage": "No coverage", "out_of_scope": "Out of scope", "urgent": "Urgent"}
 
+
 @dataclass
 class Console:
     settings: Settings
