@@ -27,7 +27,8 @@ from conftest import make_settings
 from msassistant.admin import PUBLIC_ROUTES
 from msassistant.admin.security import COOKIE, hash_password
 from msassistant.api.app import create_app
-from msassistant.store.logstore import LogStore, Review, Staff, as_utc, utcnow
+from msassistant.store import LogStore
+from msassistant.store.models import Review, Staff, as_utc, utcnow
 from test_postgres import db_url  # noqa: F401 - the SQLite/PostgreSQL fixture
 
 PASSWORD = "correct horse battery staple"
@@ -355,6 +356,34 @@ def test_backlog_first_and_review_recorded_with_who_and_when(console, backlog):
     stats = client.get("/admin/api/stats").json()
     assert stats["backlog"] == {"unreviewed": 3, "flagged_unreviewed": 2}
     assert stats["verdicts"]["needs_correction"] == 1
+
+
+def test_the_console_runs_on_a_store_alone_without_the_embedding_model(db_url, tmp_path, monkeypatch):
+    """create_app with a store and no assistant: staff sign in and review a turn; no model is built or loaded."""
+    from msassistant.index.embeddings import SentenceTransformerEmbeddings
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the console built or loaded the embedding model")
+
+    monkeypatch.setattr(SentenceTransformerEmbeddings, "__init__", no_model)
+    monkeypatch.setattr(SentenceTransformerEmbeddings, "_load", no_model)
+    store = LogStore(db_url)
+    turn = add_turn(store, "store-only-001", "Is heat bad for my MS?")
+    store.add_staff("alice", hash_password(PASSWORD))
+    app = create_app(make_settings(tmp_path, database_url=db_url), store=store, load_assistant=False)
+    with TestClient(app, base_url="https://testserver") as client:  # the app starts (its lifespan runs)
+        assert app.state.assistant is None and app.state.store is store
+        assert login(client, "alice", PASSWORD).status_code == 303
+        conversation = client.get(f"/admin/conversations/{turn.session_id}")
+        assert conversation.status_code == 200 and "Is heat bad for my MS?" in conversation.text
+        saved = client.post(f"/admin/turns/{turn.id}/review", follow_redirects=False, data={
+            "csrf_token": csrf_of(conversation.text), "verdict": "approved", "note": "Clear and sourced."})
+        assert saved.status_code == 303
+        assert client.get("/admin/api/stats").json()["verdicts"]["approved"] == 1
+        assert client.get("/api/health").status_code == 503  # no assistant in this app
+    [row] = store.conversation(turn.session_id)
+    assert (row.review.reviewer, row.review.verdict, row.review.note) == ("alice", "approved", "Clear and sourced.")
+    store.engine.dispose()
 
 
 def test_review_needs_a_known_verdict_and_turn(console, backlog):

@@ -5,6 +5,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import make_settings
 from msassistant.api import create_app
 
 
@@ -111,3 +112,44 @@ def test_every_turn_is_logged(client, assistant):
     assert [c["source"] for c in turn.citations] == [c["source"] for c in body["citations"]]
     assert all("chunk_id" in c and "score" in c for c in turn.citations)
     assert any(step["step"] == "retrieve" for step in turn.steps)
+
+
+# ---- a Settings passed to create_app governs the app it builds -------------------------------------------------
+def test_the_apps_rate_limit_comes_from_its_settings(assistant, tmp_path, client):
+    app = create_app(make_settings(tmp_path, rate_limit="2/minute"), assistant)
+    with TestClient(app) as limited:
+        replies = [limited.post("/api/chat", json={"message": "What is MS?"}) for _ in range(3)]
+    assert [r.status_code for r in replies] == [200, 200, 429]
+    assert replies[-1].json() == {"error": "Rate limit exceeded: 2 per 1 minute"}
+    assert client.post("/api/chat", json={"message": "What is MS?"}).status_code == 200  # each app counts its own
+
+
+def test_the_apps_message_limit_comes_from_its_settings(assistant, tmp_path):
+    app = create_app(make_settings(tmp_path, max_message_chars=50), assistant)
+    with TestClient(app) as short:
+        for path in ("/api/chat", "/api/chat/stream"):
+            r = short.post(path, json={"message": "x" * 60})
+            assert r.status_code == 422, path
+            assert r.json() == {"detail": [{"loc": ["body", "message"], "type": "value_error",
+                                            "msg": "message is 60 characters long; the limit is 50"}]}
+        assert short.post("/api/chat", json={"message": ("What helps fatigue? " * 3)[:50]}).status_code == 200
+
+
+def test_the_app_builds_one_store_and_an_assistant_from_its_settings(tmp_path, monkeypatch):
+    built = {}
+
+    class Recorder:
+        def __init__(self, settings, embeddings=None, logstore=None, **kwargs):
+            built.update(settings=settings, embeddings=embeddings, logstore=logstore)
+
+        def warm_up(self) -> None:
+            pass
+
+    monkeypatch.setattr("msassistant.api.app.Assistant", Recorder)
+    settings = make_settings(tmp_path, torch_threads=3)
+    app = create_app(settings)
+    with TestClient(app):
+        pass
+    assert built["settings"] is settings and built["embeddings"].threads == 3  # MSA_TORCH_THREADS, via Settings
+    assert built["logstore"] is app.state.store  # the console and the assistant share one store
+    app.state.store.engine.dispose()

@@ -9,7 +9,7 @@ import pytest
 
 from msassistant.pipeline.conversation import resolve, topic_words
 from msassistant.pipeline.followups import FollowUps, Suggestion
-from msassistant.store.logstore import LogStore
+from msassistant.store import LogStore
 from msassistant.pipeline.vocabulary import vocabulary
 
 AZA = "002_5bd68b2e9fd4fbfd.txt"

@@ -106,3 +106,25 @@ def test_a_model_with_a_query_prompt_gets_it(tmp_path):
     with_prompt = emb.model.encode("query: heat and fatigue", normalize_embeddings=True, prompt="")
     without = emb.model.encode("heat and fatigue", normalize_embeddings=True, prompt="")
     assert np.abs(got - with_prompt).max() < 1e-5 and np.abs(got - without).max() > 1e-3
+
+
+def test_torch_threads_come_from_the_settings(monkeypatch):
+    import sentence_transformers
+    import torch
+
+    from msassistant.config import Settings, get_settings
+
+    threads: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", threads.append)
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", lambda *args, **kwargs: "the model")
+    emb = SentenceTransformerEmbeddings.from_settings(Settings(embedding_model="/a/local/model", torch_threads=3))
+    assert emb.threads == 3 and emb.model == "the model" and threads == [3]
+    monkeypatch.setenv("MSA_TORCH_THREADS", "2")
+    assert Settings().torch_threads == 2
+    get_settings.cache_clear()
+    try:  # built without settings (threads=None): the process's MSA_TORCH_THREADS
+        assert SentenceTransformerEmbeddings("/a/local/model").model == "the model" and threads == [3, 2]
+    finally:
+        get_settings.cache_clear()
+    monkeypatch.setenv("MSA_TORCH_THREADS", "0")
+    assert Settings().torch_threads == 1  # at least one

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import inspect, select, text
 from typer.testing import CliRunner
 
-from msassistant.store.logstore import (
-    Base, Conversation, Feedback, LogStore, Review, Staff, Turn, TurnFilter, as_utc, downgrade, make_engine, upgrade,
-)
+from msassistant.store import LogStore, TurnFilter
+from msassistant.store.db import downgrade, make_engine, upgrade
+from msassistant.store.models import Base, Conversation, Feedback, Review, Staff, Turn, as_utc
 from test_postgres import db_url  # noqa: F401 - the SQLite/PostgreSQL fixture
 
 TABLES = {"conversations", "turns", "feedback", "reviews", "staff"}

@@ -159,7 +159,7 @@ pytestmark = pytest.mark.postgres
 
 
 def test_the_server_is_a_real_postgresql(pg_url):
-    from msassistant.store.logstore import LogStore
+    from msassistant.store import LogStore
 
     store = LogStore(pg_url)
     assert store.engine.dialect.name == "postgresql"
@@ -170,7 +170,7 @@ def test_the_server_is_a_real_postgresql(pg_url):
 
 
 def test_migrations_create_native_types(pg_url):
-    from msassistant.store.logstore import LogStore
+    from msassistant.store import LogStore
 
     store = LogStore(pg_url)
     columns = {c["name"]: c for c in inspect(store.engine).get_columns("turns")}
@@ -183,7 +183,7 @@ def test_migrations_create_native_types(pg_url):
 
 
 def test_search_is_case_insensitive_and_wildcards_are_literal(pg_url):
-    from msassistant.store.logstore import LogStore, TurnFilter
+    from msassistant.store import LogStore, TurnFilter
 
     store = LogStore(pg_url)
     store.record("pg-session-1", message="Is FATIGUE worse in the heat?", answer="Heat can worsen fatigue.", category="answer")
@@ -196,7 +196,7 @@ def test_search_is_case_insensitive_and_wildcards_are_literal(pg_url):
 
 def test_a_second_store_sees_the_same_rows(pg_url):
     """Several workers share one PostgreSQL database."""
-    from msassistant.store.logstore import LogStore, TurnFilter
+    from msassistant.store import LogStore, TurnFilter
 
     a, b = LogStore(pg_url), LogStore(pg_url)  # the second one finds the schema already at head
     turn = a.record("pg-shared-1", message="hello", answer="hi", category="answer")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from typing import Annotated, Optional
@@ -33,7 +32,7 @@ def ingest(quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progres
 
     settings = _settings()
     try:
-        embeddings = SentenceTransformerEmbeddings(settings.embedding_model)
+        embeddings = SentenceTransformerEmbeddings.from_settings(settings)
         index = Index(settings, embeddings, embeddings.label)
         report = run_ingest(settings, index, progress=not quiet)
         from .index.search import HybridSearch
@@ -59,12 +58,16 @@ def ask(
     from .schemas import ChatRequest
     from .pipeline.assistant import Assistant
 
+    settings = _settings()
     try:
         request = ChatRequest(message=question, session_id=session)
     except ValidationError as exc:
         _fail("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()))
+    too_long = request.too_long(settings.max_message_chars)
+    if too_long:
+        _fail(too_long)
     try:
-        assistant = Assistant(_settings())
+        assistant = Assistant(settings)
         if assistant.index.count() == 0:
             typer.secho("The index is empty: building it from the corpus first.", err=True)
             assistant.ensure_index(progress=True)
@@ -130,7 +133,7 @@ app.add_typer(staff_app, name="staff")
 
 
 def _logstore():
-    from .store.logstore import LogStore
+    from .store import LogStore
 
     return LogStore(_settings().db_url)
 
@@ -157,7 +160,7 @@ def staff_add(name: Annotated[str, typer.Argument(help="Sign-in name: letters, d
 @staff_app.command("list")
 def staff_list() -> None:
     """List console accounts."""
-    from .store.logstore import as_utc
+    from .store.models import as_utc
 
     rows = _logstore().list_staff()
     if not rows:

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # chunks) and faster than a call into chromadb's HNSW index; above it, chromadb answers
     exact_search_max_chunks: int = 200_000
     snapshot_dir: Path | None = None  # where the search snapshot is kept (see snapshot.py)
+    # torch threads inside one embedding call; one is fastest when the server runs several turns at once
+    # (see index/embeddings.py); raise it for a big one-off ingest on an idle machine
+    torch_threads: int = 1
 
     database_url: str | None = None
 
@@ -75,6 +78,19 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    @field_validator("torch_threads", mode="before")
+    @classmethod
+    def _threads(cls, value):
+        """Blank means the default; fewer than one means one."""
+        if isinstance(value, str):
+            if not value.strip():
+                return 1
+            try:
+                value = int(value.strip())
+            except ValueError:
+                raise ValueError(f"MSA_TORCH_THREADS={value!r} is not a whole number") from None
+        return max(1, value) if isinstance(value, int) else value
 
     @property
     def corpus_path(self) -> Path:

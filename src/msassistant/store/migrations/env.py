@@ -1,9 +1,9 @@
-"""Alembic environment: runs on the connection handed over by msassistant.store.logstore.upgrade()."""
+"""Alembic environment: runs on the connection handed over by msassistant.store.db.upgrade()."""
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from msassistant.store.logstore import Base
+from msassistant.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata
