@@ -29,6 +29,7 @@ from starlette.datastructures import MutableHeaders
 from ..config import Settings
 from ..store.logstore import CATEGORIES, VERDICTS, LogStore, TurnFilter, TurnRow, as_utc
 from . import charts
+from .steps import TurnSteps
 from .security import AdminSession, Sessions, load_secret, needs_rehash, new_csrf, same_token, verify_password, hash_password
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -350,7 +351,7 @@ def conversation_page(request: Request, user: StaffPage, session_id: str, saved:
     if not rows:
         raise PageError(404, "Not found", "There is no conversation with this id. It may have been deleted by the "
                                           "person who had it, or removed by the retention policy.")
-    steps = {row.turn.id: json.dumps(row.turn.steps or [], indent=2, ensure_ascii=False) for row in rows}
+    steps = {row.turn.id: TurnSteps.of(row.turn.steps) for row in rows}
     return render(request, "conversation.html", nav="turns", rows=rows, session_id=session_id, steps=steps,
                   saved=saved, verdicts=VERDICTS, started=as_utc(rows[0].turn.created_at))
 

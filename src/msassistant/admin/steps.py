@@ -92,6 +92,18 @@ class StepView:
     fields: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True)
+class TurnSteps:
+    """What the conversation page shows of one turn's steps: the readable items, and the raw JSON behind them."""
+
+    views: list[StepView]
+    raw: str
+
+    @classmethod
+    def of(cls, steps: Any) -> "TurnSteps":
+        return cls(describe(steps), raw_json(steps))
+
+
 def describe(steps: Any) -> list[StepView]:
     """The display items of one turn's logged steps, in order. Accepts anything a turn's log may hold."""
     if steps is None:
