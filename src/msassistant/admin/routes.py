@@ -7,7 +7,6 @@ under /admin/api answers 401. Every POST carries the session's CSRF token.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +27,7 @@ from ..store.models import CATEGORIES, VERDICTS, as_utc, utcnow
 from . import charts
 from .export import csv_lines, download_name, jsonl_lines, turn_json
 from .filters import filter_query, parse_filters
+from .steps import TurnSteps
 from .security import AdminSession, Sessions, load_secret, needs_rehash, new_csrf, same_token, verify_password, hash_password
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -216,7 +216,7 @@ def conversation_page(request: Request, user: StaffPage, logs: StoreDep, session
     if not rows:
         raise PageError(404, "Not found", "There is no conversation with this id. It may have been deleted by the "
                                           "person who had it, or removed by the retention policy.")
-    steps = {row.turn.id: json.dumps(row.turn.steps or [], indent=2, ensure_ascii=False) for row in rows}
+    steps = {row.turn.id: TurnSteps.of(row.turn.steps) for row in rows}
     return render(request, "conversation.html", nav="turns", rows=rows, session_id=session_id, steps=steps,
                   saved=saved, verdicts=VERDICTS, started=as_utc(rows[0].turn.created_at))
 
