@@ -102,7 +102,7 @@ def turn_parts(bot) -> dict:
 def start_up_parts(docs: int, embeddings) -> dict:
     """The start-up stages that depend on the corpus: checking it against the index, loading the search
     (from the snapshot, and as it was built from chromadb before snapshots) and the health check."""
-    from msassistant.index.store import ingest
+    from msassistant.index.store import sync_corpus as ingest
     from msassistant.index.search import HybridSearch
 
     bot = open_bot(docs, embeddings)

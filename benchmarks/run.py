@@ -172,7 +172,7 @@ def measure_turns(assistant, repeats: int, desc: str) -> dict:
 
 def timed_ingest(assistant) -> dict:
     """The incremental ingest alone (read, hash, compare, embed what changed); the search is loaded apart."""
-    from msassistant.index.store import ingest
+    from msassistant.index.store import sync_corpus as ingest
 
     start = time.perf_counter()
     report = ingest(assistant.settings, assistant.index)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from msassistant.index.search import MSRetriever, reciprocal_rank_fusion
+from msassistant.index.langchain import MSRetriever
+from msassistant.index.search import reciprocal_rank_fusion
 from msassistant.text import stem, tokenize
 
 

@@ -28,7 +28,7 @@ def ingest(quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progres
     """Embed new and changed corpus documents into the index; unchanged ones are skipped."""
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     from .index.embeddings import EmbeddingModelError, SentenceTransformerEmbeddings
-    from .index.store import Index, ingest as run_ingest
+    from .index.store import Index, sync_corpus as run_ingest
 
     settings = _settings()
     try:

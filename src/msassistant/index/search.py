@@ -214,12 +214,3 @@ class HybridSearch:
             Hit(self.document(self.position[i]), score, dense_map.get(i), sparse_map.get(i))
             for i, score in fused[:k] if i in self.position
         ]
-
-
-def __getattr__(name: str):
-    # the LangChain retriever imports LangChain's tracing (a third of a second); a server never needs it
-    if name == "MSRetriever":
-        from .langchain import MSRetriever
-
-        return MSRetriever
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

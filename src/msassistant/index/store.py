@@ -225,7 +225,8 @@ def embedding_text(doc: Document) -> str:
     return f"{section}\n{doc.page_content}" if section else doc.page_content
 
 
-def ingest(settings: Settings, index: Index, progress: bool = False) -> IngestReport:
+def sync_corpus(settings: Settings, index: Index, progress: bool = False) -> IngestReport:
+    """Bring the index up to date with the corpus folder: new and changed documents embedded, removed ones dropped."""
     corpus: Path = settings.corpus_path
     if not corpus.is_dir():
         raise FileNotFoundError(f"corpus folder {corpus} does not exist (MSA_CORPUS_DIR)")

@@ -151,15 +151,6 @@ class Assistant:
     def pieces(self, turn: Turn) -> list[str]:
         return render.pieces(turn, self.notices)
 
-    def _history(self, session_id: str | None) -> list:
-        if not session_id:
-            return []
-        try:
-            return list(self.logstore.history(session_id))
-        except Exception:  # a conversation that cannot be read is answered as a new one
-            log.exception("could not read the history of a session")
-            return []
-
     def _run(self, message: str, session_id: str | None) -> Iterator[tuple[str, object]]:
         """The pipeline as a stream: ("delta", text) pieces as soon as each is known, then ("final", reply)."""
         start = time.perf_counter()
@@ -173,7 +164,7 @@ class Assistant:
         self._triage(turn)
         if turn.urgent:
             yield delta(turn.urgent)  # before anything is looked up
-        history = self._history(session_id)
+        history = _history(self.logstore, session_id)
         session_id = session_id or uuid.uuid4().hex
         self._decide(turn, history)
         pieces = self.pieces(turn)  # begins with the urgent guidance already sent
@@ -199,3 +190,14 @@ class Assistant:
         guidance, when there is any, is the first piece, sent before retrieval starts; the deltas joined
         are exactly the final answer."""
         yield from self._run(message, session_id)
+
+
+def _history(logstore: LogStore, session_id: str | None) -> list:
+    """The earlier turns of a conversation; one that cannot be read is answered as a new one."""
+    if not session_id:
+        return []
+    try:
+        return list(logstore.history(session_id))
+    except Exception:
+        log.exception("could not read the history of a session")
+        return []

@@ -13,7 +13,7 @@ from typing import Sequence
 
 from ..config import Settings
 from ..index.search import Hit, HybridSearch
-from ..index.store import Index, IngestReport, ingest
+from ..index.store import Index, IngestReport, sync_corpus
 from ..text import tokenize
 from .scope import strip_directives
 from .steps import ExpandStep, RetrieveStep
@@ -52,7 +52,7 @@ class Library:
     # ---- the index and its search ------------------------------------------------------------------
     def refresh(self, progress: bool = False) -> IngestReport:
         """Bring the index up to date with the corpus (incrementally), then load its search."""
-        report = ingest(self.settings, self.index, progress=progress)
+        report = sync_corpus(self.settings, self.index, progress=progress)
         if report.changed or self._search is None:
             self._search = HybridSearch(self.index)
         return report
