@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from msassistant.store.logstore import (
     Base, Conversation, Feedback, LogStore, Review, Staff, Turn, TurnFilter, as_utc, downgrade, make_engine, upgrade,
 )
-from test_postgres import db_url  # noqa: F401 - the SQLite/PostgreSQL fixture
+from .test_postgres import db_url  # noqa: F401 - the SQLite/PostgreSQL fixture
 
 TABLES = {"conversations", "turns", "feedback", "reviews", "staff"}
 NOW = datetime.now(timezone.utc)
