@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# PostgreSQL server binaries for the log store tests (tests/test_postgres.py starts a throwaway
+# PostgreSQL server binaries for the log store tests (tests/integration/test_postgres.py starts a throwaway
 # cluster with them). Idempotent: installs Debian's `postgresql` only when initdb is missing.
 set -euo pipefail
 

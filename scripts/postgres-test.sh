@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/postgres-deps.sh
-exec .venv/bin/pytest -q -m "not browser" tests/test_postgres.py tests/test_logstore.py tests/test_admin.py tests/test_redact.py "$@"
+exec .venv/bin/pytest -q -m "not browser" tests/integration/test_postgres.py tests/integration/test_logstore.py tests/integration/test_admin.py tests/unit/test_redact.py "$@"

@@ -1,4 +1,10 @@
-"""Shared fixtures: a real chromadb index in a temporary folder, the real model, a live server."""
+"""Fixtures shared by every level: the paths, settings in a temporary folder, the fake embedder, a live server
+and the browser.
+
+The tests come in three folders: unit/ (pure stages, with the deterministic fake embedder; no model is
+loaded), integration/ (the real model, chromadb, SQLite and PostgreSQL, servers and the CLI; its fixtures
+are in integration/conftest.py) and browser/ (the widget and the console in Chromium).
+"""
 
 from __future__ import annotations
 
@@ -27,33 +33,11 @@ def make_settings(home: Path, **overrides):
 
 
 @pytest.fixture(scope="session")
-def embeddings():
-    """The default (bundled, hash-verified) model, loaded once for the whole run."""
-    from msassistant.index.embeddings import SentenceTransformerEmbeddings
+def fake_embeddings():
+    """The deterministic stand-in for the real model (msassistant.index.fake): no model to load."""
+    from msassistant.index.fake import HashEmbeddings
 
-    return SentenceTransformerEmbeddings()
-
-
-@pytest.fixture(scope="session")
-def assistant(tmp_path_factory, embeddings):
-    """An assistant over the shipped corpus, with its index and log in a temporary folder."""
-    from msassistant.pipeline.assistant import Assistant
-
-    settings = make_settings(tmp_path_factory.mktemp("home"))
-    bot = Assistant(settings, embeddings=embeddings)
-    bot.ensure_index()
-    return bot
-
-
-@pytest.fixture
-def fresh_assistant(tmp_path, embeddings):
-    """A factory for assistants with their own state folder (and optionally their own corpus)."""
-    from msassistant.pipeline.assistant import Assistant
-
-    def build(**overrides):
-        return Assistant(make_settings(tmp_path, **overrides), embeddings=embeddings)
-
-    return build
+    return HashEmbeddings()
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ import pytest
 
 from msassistant.schemas import ChatReply
 
-URGENT = "My legs have been getting weaker for three days and now I can barely stand. Could fingolimod cause that?"
+from unit.test_stream import URGENT
 
 
 def read_events(url: str, payload: dict) -> list[tuple[str, str]]:
@@ -105,25 +105,3 @@ def test_a_body_that_is_not_json_gets_422(live_server):
     resp = httpx.post(live_server + "/api/chat/stream", content=b"{not json", timeout=30,
                       headers={"Content-Type": "application/json"})
     assert resp.status_code == 422 and "event:" not in resp.text
-
-
-def test_urgent_guidance_is_yielded_before_retrieval(assistant, monkeypatch):
-    """In process: the first piece comes out of stream() before the search has been asked anything."""
-    search = assistant.search
-    calls = []
-    real = search.search
-    monkeypatch.setattr(search, "search", lambda *a, **k: calls.append(a) or real(*a, **k))
-    stream = assistant.stream(URGENT)
-    kind, first = next(stream)
-    assert kind == "delta" and calls == []
-    rest = list(stream)
-    assert calls  # the information after the guidance was retrieved afterwards
-    reply = rest[-1][1]
-    assert first == reply.safety.urgent
-    assert first + "".join(text for kind, text in rest if kind == "delta") == reply.answer
-
-
-def test_stream_and_reply_give_the_same_answer(assistant):
-    *pieces, (kind, reply) = list(assistant.stream("Does smoking make MS worse?"))
-    assert kind == "final"
-    assert "".join(text for _, text in pieces) == reply.answer == assistant.reply("Does smoking make MS worse?").answer

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PACKAGES = {"msassistant": REPO / "src" / "msassistant", "benchmarks": REPO / "benchmarks"}
 MAX_MODULE_LINES = 400
 MAX_CLASS_LINES = 200

@@ -9,8 +9,8 @@ from html import unescape
 import pytest
 
 from msassistant.admin.steps import LABELS, TITLES, StepView, TurnSteps, describe, describe_step
-from test_admin import add_turn, console  # noqa: F401 - the console fixture and its turn helper
-from test_postgres import db_url  # noqa: F401 - the SQLite/PostgreSQL fixture
+from .test_admin import add_turn, console  # noqa: F401 - the console fixture and its turn helper
+from .test_postgres import db_url  # noqa: F401 - the SQLite/PostgreSQL fixture
 
 HITS = [{"id": f"00{i}_abc.txt#{i}", "score": round(0.05 - i / 1000, 4)} for i in range(20)]
 

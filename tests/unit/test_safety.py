@@ -1,4 +1,6 @@
-"""Scope, coverage, personal decisions, credibility labels and injection-proof notices."""
+"""Scope, coverage, personal decisions, credibility labels and injection-proof notices: the decisions the rules
+make whatever the embedder (those that rest on the real model's similarity and ranking:
+tests/integration/test_safety.py)."""
 
 import re
 
@@ -21,25 +23,6 @@ def assert_notices(reply) -> None:
     assert "care team" in reply.safety.care_team and "24 hours" in reply.safety.red_flags
     cited = {c.id for c in reply.citations}
     assert {int(n) for n in re.findall(r"\[(\d+)\]", reply.answer)} <= cited
-
-
-@pytest.mark.parametrize("message", [
-    "What is the best pizza place in Chicago?",
-    "Write me a poem about cats.",
-    "Write a poem about MS",
-    "What's the weather in London tomorrow?",
-    "write a python function that sorts a list",
-    "Give me a recipe for lasagna",
-    "Who won the football game last night?",
-    "What is the capital of France?",
-    "How do I get a disabled parking permit?",
-])
-def test_out_of_scope_declines_and_cites_nothing(assistant, message):
-    reply = assistant.reply(message)
-    assert reply.category == "out_of_scope"
-    assert reply.citations == [] and not re.search(r"\[\d+\]", reply.answer)
-    assert "multiple sclerosis" in reply.answer
-    assert_notices(reply)
 
 
 @pytest.mark.parametrize("message, drug", [
@@ -70,13 +53,6 @@ def test_on_topic_questions_without_coverage_say_so(assistant, message):
     assert reply.citations == []
 
 
-def test_mixed_drugs_answer_what_is_covered_and_name_the_gap(assistant):
-    reply = assistant.reply("How does Kesimpta compare with Tysabri?")
-    assert reply.category == "answer"
-    assert "nothing on ofatumumab" in reply.answer
-    assert any("natalizumab" in c.passage for c in reply.citations)
-
-
 @pytest.mark.parametrize("message", [
     "Should I double my dose of fingolimod if I feel worse?",
     "Can I stop taking my interferon injections?",
@@ -91,31 +67,6 @@ def test_personal_decisions_are_left_to_the_care_team(assistant, message):
     assert "care team decides" in body
     assert reply.citations  # general information is still given, cited
     assert_notices(reply)
-
-
-def test_every_citation_has_kind_and_credibility(assistant):
-    reply = assistant.reply("What did the study find about azathioprine?")
-    for c in reply.citations:
-        assert c.kind in {"research summary", "treatment guide", "news/promotional article"}
-        assert len(c.credibility) > 20
-    azathioprine = next(c for c in reply.citations if c.source.startswith("002"))
-    assert "systematic review" in azathioprine.credibility and "Cochrane" in azathioprine.credibility
-
-
-def test_promotional_source_gets_a_plain_caution(assistant):
-    reply = assistant.reply("What is remyelination therapy and how does it work?")
-    promo = [c for c in reply.citations if c.kind == "news/promotional article"]
-    assert promo
-    assert "Promotional article" in promo[0].credibility
-    caution = f"Caution: [{promo[0].id}]" if len(promo) == 1 else "Caution: "
-    assert caution in reply.answer and "promotional article" in reply.answer and "not been verified" in reply.answer
-    assert body_of(reply).rstrip().endswith("Ask your care team before acting on it.")
-
-
-def test_no_caution_without_promotional_citation(assistant):
-    reply = assistant.reply("How much do interferon beta and glatiramer acetate reduce relapses?")
-    assert all(c.kind != "news/promotional article" for c in reply.citations)
-    assert "promotional" not in reply.answer
 
 
 def test_credibility_labels_come_from_text_signals():

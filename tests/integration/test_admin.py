@@ -29,7 +29,7 @@ from msassistant.admin.security import COOKIE, hash_password
 from msassistant.api.app import create_app
 from msassistant.store import LogStore
 from msassistant.store.models import Review, Staff, as_utc, utcnow
-from test_postgres import db_url  # noqa: F401 - the SQLite/PostgreSQL fixture
+from .test_postgres import db_url  # noqa: F401 - the SQLite/PostgreSQL fixture
 
 PASSWORD = "correct horse battery staple"
 CITATION = {"id": 1, "source": "cochrane-azathioprine", "title": "Can Azathioprine Help Manage MS Symptoms?",
@@ -643,7 +643,7 @@ def test_console_in_a_real_browser(console, browser):
             from browser.support import run_axe
         except ImportError:  # pragma: no cover - the widget's helpers moved
             run_axe = None
-        if run_axe is not None and (Path(__file__).parent.parent / "node_modules" / "axe-core").exists():
+        if run_axe is not None and (Path(__file__).parents[2] / "node_modules" / "axe-core").exists():
             # axe is injected as a script, which the console's CSP forbids: audit in a CSP-bypassing context
             audit = browser.new_context(bypass_csp=True, storage_state=context.storage_state()).new_page()
             for url in ("/admin", "/admin/turns", "/admin/conversations/browser-xss-01"):

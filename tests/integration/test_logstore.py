@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from msassistant.store import LogStore, TurnFilter
 from msassistant.store.db import downgrade, make_engine, upgrade
 from msassistant.store.models import Base, Conversation, Feedback, Review, Staff, Turn, as_utc
-from test_postgres import db_url  # noqa: F401 - the SQLite/PostgreSQL fixture
+from .test_postgres import db_url  # noqa: F401 - the SQLite/PostgreSQL fixture
 
 TABLES = {"conversations", "turns", "feedback", "reviews", "staff"}
 NOW = datetime.now(timezone.utc)

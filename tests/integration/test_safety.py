@@ -1,0 +1,59 @@
+"""Scope and source cautions over the real index and model: out of scope by low similarity, and the sources
+that the real ranking cites (the rules alone: tests/unit/test_safety.py)."""
+
+import re
+
+import pytest
+
+from unit.test_safety import assert_notices, body_of
+
+
+@pytest.mark.parametrize("message", [
+    "What is the best pizza place in Chicago?",
+    "Write me a poem about cats.",
+    "Write a poem about MS",
+    "What's the weather in London tomorrow?",
+    "write a python function that sorts a list",
+    "Give me a recipe for lasagna",
+    "Who won the football game last night?",
+    "What is the capital of France?",
+    "How do I get a disabled parking permit?",
+])
+def test_out_of_scope_declines_and_cites_nothing(assistant, message):
+    reply = assistant.reply(message)
+    assert reply.category == "out_of_scope"
+    assert reply.citations == [] and not re.search(r"\[\d+\]", reply.answer)
+    assert "multiple sclerosis" in reply.answer
+    assert_notices(reply)
+
+
+def test_mixed_drugs_answer_what_is_covered_and_name_the_gap(assistant):
+    reply = assistant.reply("How does Kesimpta compare with Tysabri?")
+    assert reply.category == "answer"
+    assert "nothing on ofatumumab" in reply.answer
+    assert any("natalizumab" in c.passage for c in reply.citations)
+
+
+def test_every_citation_has_kind_and_credibility(assistant):
+    reply = assistant.reply("What did the study find about azathioprine?")
+    for c in reply.citations:
+        assert c.kind in {"research summary", "treatment guide", "news/promotional article"}
+        assert len(c.credibility) > 20
+    azathioprine = next(c for c in reply.citations if c.source.startswith("002"))
+    assert "systematic review" in azathioprine.credibility and "Cochrane" in azathioprine.credibility
+
+
+def test_promotional_source_gets_a_plain_caution(assistant):
+    reply = assistant.reply("What is remyelination therapy and how does it work?")
+    promo = [c for c in reply.citations if c.kind == "news/promotional article"]
+    assert promo
+    assert "Promotional article" in promo[0].credibility
+    caution = f"Caution: [{promo[0].id}]" if len(promo) == 1 else "Caution: "
+    assert caution in reply.answer and "promotional article" in reply.answer and "not been verified" in reply.answer
+    assert body_of(reply).rstrip().endswith("Ask your care team before acting on it.")
+
+
+def test_no_caution_without_promotional_citation(assistant):
+    reply = assistant.reply("How much do interferon beta and glatiramer acetate reduce relapses?")
+    assert all(c.kind != "news/promotional article" for c in reply.citations)
+    assert "promotional" not in reply.answer
