@@ -208,6 +208,12 @@ def purge(
     typer.echo(f"{verb} {report.summary()} older than {older_than.strip()}.")
 
 
+from .evaluate.cli import eval_app, triage_app  # noqa: E402 - registered after the commands above
+
+app.add_typer(triage_app, name="triage")
+app.add_typer(eval_app, name="eval")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         "Samaritans on 116 123, in Australia call Lifeline on 13 11 14, or call your local emergency number"
     )
 
+    # red-flag triage: the learned second net beside the rules (rules/triage/model.json); off leaves the rules alone
+    triage_net: bool = True
+
     llm: str | None = None
     llm_base_url: str | None = None  # an OpenAI-compatible (or Ollama) server, for MSA_LLM
     llm_timeout: float = 20.0

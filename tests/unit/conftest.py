@@ -29,7 +29,8 @@ def assistant(tmp_path_factory, fake_embeddings):
     from msassistant.index.store import Index
     from msassistant.pipeline.assistant import Assistant
 
-    settings = make_settings(tmp_path_factory.mktemp("unit-home"))
+    # the learned triage net reads MiniLM's vectors: on the fake embedder triage is the rules alone
+    settings = make_settings(tmp_path_factory.mktemp("unit-home"), triage_net=False)
     client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
     bot = Assistant(settings, embeddings=fake_embeddings,
                     index=Index(settings, fake_embeddings, fake_embeddings.label, client=client))

@@ -25,7 +25,7 @@ from .followups import FollowUps, Suggestions
 from .llm import DEFAULT, rewrite_follow_up, write_answer, writer_for
 from .retrieve import Library
 from .steps import FollowUpsStep
-from .triage import triage
+from .triage_net import Triager
 from .turn import Turn
 from .vocabulary import Vocabulary, vocabulary
 
@@ -45,6 +45,8 @@ class Assistant:
                                self.vocab)
         self.suggestions = Suggestions(settings, self.library, self.vocab, self._answers)
         self.notices = render.notices(settings)
+        self.triager = Triager(self.embeddings, emergency_number=settings.emergency_number,
+                               crisis_line=settings.crisis_line, learned=settings.triage_net)
         self.llm, self.llm_unavailable = writer_for(settings, llm)
 
     # ---- lifecycle -------------------------------------------------------------------------------------
@@ -77,8 +79,8 @@ class Assistant:
 
     # ---- the stages, in order -----------------------------------------------------------------------------
     def _triage(self, turn: Turn) -> None:
-        """Red-flag triage on the person's own words, before anything else."""
-        tri = triage(turn.message, emergency_number=self.settings.emergency_number, crisis_line=self.settings.crisis_line)
+        """Red-flag triage on the person's own words, before anything else: the rules, and the learned net."""
+        tri, turn.known_vectors = self.triager(turn.message)
         turn.record(tri.step())
         if tri.level:
             turn.category, turn.urgent, turn.triage_level, turn.triage_rule = "urgent", tri.guidance, tri.level, tri.rule
@@ -102,7 +104,7 @@ class Assistant:
         urgent = bool(turn.triage_level)
         verdict = scope.before_retrieval(turn.message, urgent)
         if verdict.category is None:
-            found = self.library.retrieve(res.query, cache)
+            found = self.library.retrieve(res.query, cache or turn.known_vectors)
             turn.query, turn.vectors, turn.hits = found.query, found.vectors, found.hits
             for step in found.steps(self.settings.retrieval_mode):
                 turn.record(step)

@@ -103,7 +103,8 @@ class Library:
         texts = [expansion.text] + ([" ".join(expansion.added)] if expansion.added else [])
         if cache and all(t in cache for t in texts):
             return [cache[t] for t in texts]
-        vectors = [self.embeddings.embed_query(expansion.text)]
+        known = (cache or {}).get(expansion.text)  # triage embeds the message as written
+        vectors = [known if known is not None else self.embeddings.embed_query(expansion.text)]
         if expansion.added:
             vectors.append(self._term_vector(" ".join(expansion.added)))
         return vectors

@@ -32,6 +32,7 @@ class Turn:
     resolution: "Resolution | None" = None
     hits: "list[Hit]" = field(default_factory=list)
     vectors: list[list[float]] = field(default_factory=list)  # the query's embeddings
+    known_vectors: dict[str, list[float]] = field(default_factory=dict)  # texts triage already embedded
     body: list[str] | None = None  # the model's checked answer, when it replaces the extractive one
     shown: list[Citation] | None = None  # the citations of that answer
     llm_fallback: str | None = None

@@ -1,0 +1,82 @@
+"""Command line for training and evaluation: `msassistant triage train`, `msassistant eval triage FILE`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+triage_app = typer.Typer(help="The learned triage net: train it from the labelled messages in the repository.",
+                         no_args_is_help=True)
+eval_app = typer.Typer(help="Measure the assistant on a case file.", no_args_is_help=True)
+
+
+def _embeddings():
+    from ..config import get_settings
+    from ..index.embeddings import EmbeddingModelError, SentenceTransformerEmbeddings
+
+    try:
+        return SentenceTransformerEmbeddings(get_settings().embedding_model)
+    except EmbeddingModelError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1)
+
+
+@triage_app.command("train")
+def train(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Where to write the model (default: the shipped one).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train the learned net on rules/triage/train.jsonl (never on heldout.jsonl) and write its weights."""
+    from .triage import train as run
+
+    report = run(_embeddings(), out=out, progress=not quiet)
+    typer.echo(json.dumps(report, indent=2))
+
+
+@eval_app.command("triage")
+def triage(
+    cases: Annotated[Path, typer.Argument(help="A JSONL case file: triage cases or the shared conversation format.")],
+    net: Annotated[str, typer.Option("--net", help="both, rules or learned.")] = "both",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    misses: Annotated[bool, typer.Option("--misses", help="Also list the messages triage got wrong.")] = False,
+) -> None:
+    """Recall per level, false alarms and a confusion table of red-flag triage on CASES."""
+    from ..config import get_settings
+    from ..pipeline.triage_net import StaleTriageModel, Triager
+    from .triage import measure, read_cases
+
+    if net not in ("both", "rules", "learned"):
+        raise typer.BadParameter("--net is both, rules or learned")
+    try:
+        rows = read_cases(cases)
+    except (OSError, ValueError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1)
+    s = get_settings()
+    try:
+        triager = Triager(_embeddings(), emergency_number=s.emergency_number, crisis_line=s.crisis_line,
+                          learned=net != "rules")
+    except StaleTriageModel as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1)
+    if net == "learned":
+        triager.rules_off = True
+
+    def decide(text: str) -> tuple[str, str]:
+        tri, _ = triager(text)
+        return tri.level or "none", tri.net or ""
+
+    report = measure(rows, decide)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    typer.echo(f"{cases}: {report.n} messages, triage by {net} net{'s' if net == 'both' else ''}\n")
+    typer.echo(report.table())
+    typer.echo(f"\nflags raised by: {dict(report.by_net)}")
+    if misses:
+        typer.echo("\nwrong:")
+        for truth, got, text in report.misses:
+            typer.echo(f"- [{truth} -> {got}] {text[:160]}")
