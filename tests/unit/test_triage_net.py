@@ -12,7 +12,6 @@ from msassistant.evaluate.triage import Case, correct, measure, read_cases
 from msassistant.pipeline import triage_net as net
 
 THRESHOLDS = {"emergency": 0.5, "crisis": 0.5, "urgent": 0.5}
-FROZEN = net.TriageNet(np.zeros((4, 1), np.float32), np.zeros(4, np.float32), THRESHOLDS, "m", "h")
 
 
 def probs(*rows: tuple[float, float, float, float]) -> np.ndarray:
@@ -56,21 +55,21 @@ def test_reports_of_now_have_no_cue_that_silences_them(text):
 
 def test_a_clause_over_its_threshold_raises_its_level():
     _, parts = net.units("since yesterday my left hand is numb and clumsy")
-    finding = net.decide_probabilities(FROZEN, probs((0.1, 0.0, 0.0, 0.9)), parts)
+    finding = net.decide_probabilities(THRESHOLDS, probs((0.1, 0.0, 0.0, 0.9)), parts)
     assert finding.level == "urgent" and finding.score == pytest.approx(0.9)
 
 
 def test_past_silences_urgent_but_never_crisis():
     _, parts = net.units("back in 2019 i lost the sight in one eye")
-    assert net.decide_probabilities(FROZEN, probs((0.1, 0.0, 0.0, 0.9)), parts).level is None
+    assert net.decide_probabilities(THRESHOLDS, probs((0.1, 0.0, 0.0, 0.9)), parts).level is None
     _, parts = net.units("ive wanted to die for years")
     assert "chronic" in net.look_alikes(parts[0].clause, None, False)
-    assert net.decide_probabilities(FROZEN, probs((0.1, 0.0, 0.9, 0.0)), parts).level == "crisis"
+    assert net.decide_probabilities(THRESHOLDS, probs((0.1, 0.0, 0.9, 0.0)), parts).level == "crisis"
 
 
 def test_a_story_silences_crisis():
     _, parts = net.units("in the film the main character wanted to die")
-    finding = net.decide_probabilities(FROZEN, probs((0.1, 0.0, 0.9, 0.0)), parts)
+    finding = net.decide_probabilities(THRESHOLDS, probs((0.1, 0.0, 0.9, 0.0)), parts)
     assert finding.level is None and finding.silenced == ("crisis:report",)
 
 
@@ -78,7 +77,7 @@ def test_mixed_time_the_settled_clause_is_silenced_the_new_one_is_not():
     texts, parts = net.units("The tingling in my feet settled last month, but since yesterday my left hand is numb")
     assert len(parts) == 3
     scores = probs((0.2, 0.0, 0.0, 0.8), (0.3, 0.0, 0.0, 0.7), (0.1, 0.0, 0.0, 0.9))
-    finding = net.decide_probabilities(FROZEN, scores, parts)
+    finding = net.decide_probabilities(THRESHOLDS, scores, parts)
     assert finding.level == "urgent" and "since yesterday" in finding.clause
 
 

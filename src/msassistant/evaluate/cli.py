@@ -58,12 +58,10 @@ def triage(
     s = get_settings()
     try:
         triager = Triager(_embeddings(), emergency_number=s.emergency_number, crisis_line=s.crisis_line,
-                          learned=net != "rules")
+                          learned=net != "rules", rules=net != "learned")
     except StaleTriageModel as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1)
-    if net == "learned":
-        triager.rules_off = True
 
     def decide(text: str) -> tuple[str, str]:
         tri, _ = triager(text)

@@ -202,10 +202,9 @@ def _out_of_fold(units: Units, labels: list[str], c: float) -> list[np.ndarray]:
 
 def _oof_report(cases: list[Case], units: Units, probs: list[np.ndarray], rule_levels: list[str | None],
                 thresholds: dict[str, float]) -> Report:
-    frozen = net.TriageNet(np.zeros((4, 1), np.float32), np.zeros(4, np.float32), thresholds, "", "")
     by_text = {}
     for i, case in enumerate(cases):
-        finding = net.decide_probabilities(frozen, probs[i], units.cleaned[i])
+        finding = net.decide_probabilities(thresholds, probs[i], units.cleaned[i])
         level, which = net.combined(rule_levels[i], finding, units.cleaned[i])
         by_text[case.text] = (level or "none", which or "")
     return measure(cases, lambda t: by_text[t])

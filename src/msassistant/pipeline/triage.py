@@ -327,11 +327,27 @@ def _fires(rule: Rule, text: str, numbered: list[tuple[int, str]], uhthoff: bool
     return False
 
 
+def cleaned(message: str, rs: RuleSet) -> tuple[str, tuple[tuple[int, str], ...]]:
+    """The cleaned message and its numbered clauses: what both triage nets read. With the bundled rules it is
+    worked out once per message, as the rules and the learned net read the same message in one turn."""
+    return _cleaned_bundled(message) if rs is rules() else _clean(message, rs)
+
+
+def _clean(message: str, rs: RuleSet) -> tuple[str, tuple[tuple[int, str], ...]]:
+    text = normalise(message or "", rs)
+    return text, tuple(clauses(text, rs))
+
+
+@lru_cache(maxsize=256)
+def _cleaned_bundled(message: str) -> tuple[str, tuple[tuple[int, str], ...]]:
+    return _clean(message, rules())
+
+
 def classify(message: str, rs: RuleSet | None = None) -> Rule | None:
     """The first rule (by level priority) that fires on the message, or None."""
     rs = rs or rules()
-    text = normalise(message or "", rs)
-    numbered = clauses(text, rs)
+    text, numbered_clauses = cleaned(message or "", rs)
+    numbered = list(numbered_clauses)
     if not numbered:
         return None
     uhthoff = _is_uhthoff([c for _, c in numbered], rs)

@@ -149,8 +149,7 @@ class Unit:
 def units(message: str) -> tuple[list[str], list[Unit]]:
     """(texts to embed, their units): the whole message first, then each clause when it has more than one.
     The whole message is embedded as written, so the retrieval that follows can reuse its vector."""
-    rs = rules_net.rules()
-    numbered = rules_net.clauses(rules_net.normalise(message, rs), rs)
+    _, numbered = rules_net.cleaned(message, rules_net.rules())
     whole = " ".join(message.split())
     joined = " ".join(c for _, c in numbered)
     if len(numbered) <= 1:
@@ -161,7 +160,7 @@ def units(message: str) -> tuple[list[str], list[Unit]]:
 
 def decide(net: TriageNet, vectors: Sequence[Sequence[float]], parts: list[Unit]) -> Finding:
     """The most urgent level that some unit reaches and no look-alike explains away."""
-    return decide_probabilities(net, net.probabilities(np.asarray(vectors, dtype=np.float32)), parts)
+    return decide_probabilities(net.thresholds, net.probabilities(np.asarray(vectors, dtype=np.float32)), parts)
 
 
 SENTENCE_WIDE = frozenset({"hypothetical", "report", "negated"})  # cues that cover the whole sentence
@@ -179,7 +178,7 @@ def unit_cues(parts: list[Unit], i: int, uhthoff: bool) -> frozenset[str]:
     return own | (look_alikes(parts[i].sentence, None, uhthoff) & SENTENCE_WIDE)
 
 
-def decide_probabilities(net: TriageNet, probs: np.ndarray, parts: list[Unit]) -> Finding:
+def decide_probabilities(thresholds: dict[str, float], probs: np.ndarray, parts: list[Unit]) -> Finding:
     clauses = parts[1:] if len(parts) > 1 else parts
     uhthoff = rules_net._is_uhthoff([u.clause for u in clauses], rules_net.rules())
     silenced_by = cues().silenced_by
@@ -191,7 +190,7 @@ def decide_probabilities(net: TriageNet, probs: np.ndarray, parts: list[Unit]) -
             score = float(probs[i, column])
             if score > best[0]:
                 best = (score, unit.clause)
-            if score < net.thresholds[level]:
+            if score < thresholds[level]:
                 continue
             blocked = unit_cues(parts, i, uhthoff) & silenced_by[level]
             if not blocked:
@@ -227,14 +226,16 @@ class Triager:
     """Both nets over one message: the rules first, the learned net beside them. The message's own
     embedding is kept (`vectors`), so retrieval does not embed the same text again."""
 
-    def __init__(self, embeddings, *, emergency_number: str, crisis_line: str, learned: bool = True):
+    def __init__(self, embeddings, *, emergency_number: str, crisis_line: str, learned: bool = True,
+                 rules: bool = True):
+        """`learned`/`rules`: which nets run (the evaluation measures each alone)."""
         self.embeddings = embeddings
         self.numbers = {"emergency_number": emergency_number, "crisis_line": crisis_line}
         self.net = TriageNet.load(embeddings.label) if learned else None
-        self.rules_off = False  # measuring the learned net alone
+        self.rules = rules
 
     def __call__(self, message: str) -> tuple[rules_net.Triage, dict[str, list[float]]]:
-        rule = None if self.rules_off else rules_net.classify(message)
+        rule = rules_net.classify(message) if self.rules else None
         finding, vectors = None, {}
         texts, parts = units(message)
         if self.net is not None and message.strip():
