@@ -37,7 +37,7 @@ def ingest(quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progres
         report = run_ingest(settings, index, progress=not quiet)
         from .index.search import HybridSearch
 
-        HybridSearch.prepare(index)  # the search snapshot a server loads at start-up
+        HybridSearch.prepare(index, progress=not quiet)  # the search snapshot a server loads at start-up
     except (EmbeddingModelError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     for problem in report.skipped:
@@ -209,6 +209,35 @@ def purge(
 
 
 from .evaluate.cli import eval_app, triage_app  # noqa: E402 - registered after the commands above
+
+vocabulary_app = typer.Typer(help="The lay vocabulary (rules/vocabulary.toml).", no_args_is_help=True)
+app.add_typer(vocabulary_app, name="vocabulary")
+
+
+@vocabulary_app.command("gaps")
+def vocabulary_gaps(
+    everyday: Annotated[float, typer.Option("--everyday", help="Zipf frequency from which a word is everyday English.")] = 3.5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Technical words of the corpus that no lay name reaches: what to add to rules/vocabulary.toml [terms]."""
+    import json
+
+    from .corpus.ingest import load_corpus
+    from .corpus.terms import gaps
+    from .pipeline.vocabulary import vocabulary
+
+    docs, problems = load_corpus(_settings().corpus_path)
+    for problem in problems:
+        typer.secho(f"skipped {problem}", fg=typer.colors.YELLOW, err=True)
+    found = gaps(((d.source, text) for d in docs for _, text in d.paragraphs), vocabulary(), everyday)
+    if as_json:
+        typer.echo(json.dumps([{"word": t.word, "count": t.count, "zipf": t.zipf, "sources": sorted(t.sources)}
+                               for t in found], indent=2))
+        return
+    typer.echo(f"{len(found)} technical words in the corpus have no lay name in the vocabulary:")
+    for t in found:
+        typer.echo(f"  {t.word:<28} {t.count:>4}x  zipf {t.zipf:.1f}  {', '.join(sorted(t.sources))}")
+
 
 app.add_typer(triage_app, name="triage")
 app.add_typer(eval_app, name="eval")

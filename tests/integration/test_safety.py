@@ -17,13 +17,25 @@ from unit.test_safety import assert_notices, body_of
     "Give me a recipe for lasagna",
     "Who won the football game last night?",
     "What is the capital of France?",
-    "How do I get a disabled parking permit?",
 ])
 def test_out_of_scope_declines_and_cites_nothing(assistant, message):
     reply = assistant.reply(message)
     assert reply.category == "out_of_scope"
     assert reply.citations == [] and not re.search(r"\[\d+\]", reply.answer)
     assert "multiple sclerosis" in reply.answer
+    assert_notices(reply)
+
+
+@pytest.mark.parametrize("message", [
+    "How do I get a disabled parking permit?",
+    "i keep losing my train of thought mid sentence",
+    "my fingers won't do up buttons any more",
+    "why am I so worn out every afternoon",
+])
+def test_health_and_living_with_ms_without_the_word_ms_stay_in_scope(assistant, message):
+    """Living with a disability and everyday symptom words are the assistant's subject, even unnamed."""
+    reply = assistant.reply(message)
+    assert reply.category in ("answer", "no_coverage")
     assert_notices(reply)
 
 

@@ -48,6 +48,7 @@ TITLES = {
     "scope.no_coverage_no_details": "Scope: no coverage",
     "scope.missing_drugs": "nothing in the library on {drugs}",
     "scope.unknown_words": "unknown words {words}",
+    "scope.missing_aspects": "asks about {aspects}, which no passage found holds",
     "scope.personal_decision": "Scope: a personal decision — the answer says the care team decides this with them",
     "scope.other": "Scope: {decision}",
     "expand.added": "Expanded the search with {added}",
@@ -77,6 +78,7 @@ LABELS = {
     "mode": "Search mode", "top_similarity": "Best similarity", "hits": "Passages found (score)",
     "topic_weight": "Weight of the topic's words", "passages": "Passages about the topic",
     "suggested": "Questions suggested", "value": "Value",
+    "demoted": "Promotional passages placed after better sources", "missing_aspects": "Asked, not in the library",
 }
 
 MAX_ITEMS = 8  # a longer list shows its first items, then "and N more"
@@ -279,9 +281,12 @@ def _scope(s: dict) -> Described:
             details.append(TITLES["scope.missing_drugs"].format(drugs=", ".join(map(str, s["missing_drugs"]))))
         if s.get("unknown_words"):
             details.append(TITLES["scope.unknown_words"].format(words=_quoted(s["unknown_words"])))
+        if s.get("missing_aspects"):
+            details.append(TITLES["scope.missing_aspects"].format(
+                aspects=" and ".join(readable(str(a)) for a in s["missing_aspects"])))
         title = (TITLES["scope.no_coverage"].format(details="; ".join(details)) if details
                  else TITLES["scope.no_coverage_no_details"])
-        return title, [], {"decision", "missing_drugs", "unknown_words"}
+        return title, [], {"decision", "missing_drugs", "unknown_words", "missing_aspects"}
     if decision == "personal_decision":
         return TITLES["scope.personal_decision"], [], {"decision"}
     return TITLES["scope.other"].format(decision=readable(str(decision or "none recorded"))), [], {"decision"}
@@ -305,7 +310,9 @@ def _retrieve(s: dict) -> Described:
         key = "retrieve" if similarity is not None else "retrieve.no_similarity"
         title = TITLES[key].format(passages=_count(_number(hits), "passage"), mode=mode, similarity=similarity)
         fields.append((LABELS["hits"], value_text([_hit(h) for h in hits])))
-    return title, fields, {"mode", "top_similarity", "hits"}
+    if s.get("demoted"):
+        fields.append((LABELS["demoted"], value_text(s["demoted"])))
+    return title, fields, {"mode", "top_similarity", "hits", "demoted"}
 
 
 def _hit(hit: Any) -> str:

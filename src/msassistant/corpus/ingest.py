@@ -140,10 +140,15 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     return [corpus_dir / name for name in names]
 
 
+# Part of every document's content hash: change it when what is embedded for a chunk changes
+# (index.store.embedding_text), so that every document is embedded again at the next ingest.
+EMBEDDED_AS = "2: title, section and text"
+
+
 def content_hash(text: str, entry: dict | None) -> str:
     """What decides whether a document must be re-embedded: its text, its catalog entry and the rules."""
     return hashlib.sha256(
-        (text + json.dumps(entry or {}, sort_keys=True, default=str) + credibility.RULES_VERSION).encode()
+        (text + json.dumps(entry or {}, sort_keys=True, default=str) + credibility.RULES_VERSION + EMBEDDED_AS).encode()
     ).hexdigest()
 
 

@@ -1,4 +1,5 @@
-"""Command line for training and evaluation: `msassistant triage train`, `msassistant eval triage FILE`."""
+"""Command line for training and evaluation: `msassistant triage train`, `msassistant eval triage FILE`,
+`msassistant eval cases FILE...`."""
 
 from __future__ import annotations
 
@@ -78,3 +79,45 @@ def triage(
         typer.echo("\nwrong:")
         for truth, got, text in report.misses:
             typer.echo(f"- [{truth} -> {got}] {text[:160]}")
+
+
+@eval_app.command("cases")
+def cases(
+    files: Annotated[list[Path], typer.Argument(help="JSONL conversation cases (the shared eval format).")],
+    url: Annotated[Optional[str], typer.Option("--url", help="Evaluate a running server instead of this process.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    misses: Annotated[bool, typer.Option("--misses", help="Also list the cases that failed and why.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Category, gold passages (hit@1/3), key facts, noise, reading grade and triage, per file and in all."""
+    import tempfile
+
+    from ..config import get_settings
+    from . import cases as ev
+
+    settings = get_settings()
+    try:
+        rows = ev.read_cases(files)
+    except (OSError, ValueError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1)
+    for problem in ev.gold_problems(rows, settings.corpus_path):
+        typer.secho(f"warning: {problem}", fg=typer.colors.YELLOW, err=True)
+    headlines = ev.corpus_headlines(settings.corpus_path)
+    with tempfile.TemporaryDirectory(prefix="msa-eval-") as tmp:
+        send = ev.over_http(url) if url else ev.in_process(settings, Path(tmp))
+        outcomes = ev.run(rows, send, headlines, progress=not quiet)
+    if as_json:
+        groups = {}
+        for o in outcomes:
+            groups.setdefault(o.case.file, []).append(o)
+        typer.echo(json.dumps({"all": ev.figures(outcomes), **{k: ev.figures(v) for k, v in groups.items()}}, indent=2))
+        return
+    typer.echo(f"{len(rows)} cases from {len(files)} file{'s' if len(files) > 1 else ''}, "
+               f"{'over ' + url if url else 'in process'}\n")
+    typer.echo(ev.table(outcomes))
+    if misses:
+        typer.echo("\nfailed:")
+        for o in outcomes:
+            for problem in o.problems():
+                typer.echo(f"- {o.case.file} {o.case.id}: {problem} :: {o.case.turns[-1][:100]}")

@@ -14,7 +14,8 @@ import numpy as np
 from langchain_core.documents import Document
 
 from . import snapshot
-from .store import Index, embedding_text
+from .sentences import Sentences
+from .store import Index, keyword_text
 from ..text import STOPWORDS, TOKEN, english_words, stem, tokenize
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class HybridSearch:
     """Holds the chunk texts, their vectors and a BM25 index in memory, loaded from the index's snapshot
     when there is one for its current generation (else built from chromadb, and the snapshot saved)."""
 
-    def __init__(self, index: Index):
+    def __init__(self, index: Index, progress: bool = False):
         import bm25s  # noqa: F401 - it sets its logger to DEBUG when imported; quieted after that
 
         logging.getLogger("bm25s").setLevel(logging.ERROR)
@@ -65,7 +66,7 @@ class HybridSearch:
         if state is not None and state.ids and (state.vectors is not None) != self._exact(index, len(state.ids)):
             state = None  # saved under another MSA_EXACT_SEARCH_MAX_CHUNKS
         if state is None:
-            state = self._build(index, generation or "")
+            state = self._build(index, generation or "", progress)
             try:
                 if snapshot.save(state, index.snapshot_path) and index.generation(assign=False) == generation:
                     snapshot.prune(index.snapshot_path, keep=generation)
@@ -81,8 +82,10 @@ class HybridSearch:
         self._surface = state.surface
         self.bm25 = state.bm25
         self.vectors = state.vectors
+        self.sentences = state.sentences
         self._vocab: dict[int, list[str]] | None = None
         self._near: dict[str, str | None] = {}
+        self._promotional: dict[float, frozenset[str]] = {}
 
     def document(self, n: int) -> Document:
         """The chunk at position n, as a LangChain Document (made when first asked for: a server starts
@@ -100,13 +103,13 @@ class HybridSearch:
         return [self.document(n) for n in range(len(self.ids))]
 
     @classmethod
-    def prepare(cls, index: Index) -> bool:
+    def prepare(cls, index: Index, progress: bool = False) -> bool:
         """Make sure the index has a search snapshot for its current generation, so that servers start fast.
         True when one had to be built."""
         generation = index.generation()
         if generation is None or snapshot.read_manifest(index.snapshot_path, generation, index.model_label):
             return False
-        cls(index)
+        cls(index, progress)
         return True
 
     @staticmethod
@@ -115,12 +118,12 @@ class HybridSearch:
         return chunks <= index.settings.exact_search_max_chunks
 
     @staticmethod
-    def _build(index: Index, generation: str) -> snapshot.SearchState:
+    def _build(index: Index, generation: str, progress: bool = False) -> snapshot.SearchState:
         import bm25s
 
         exact = HybridSearch._exact(index, index.count())
         chunks, vectors = index.chunks_and_vectors() if exact else (index.all_chunks(), None)
-        tokens = [tokenize(embedding_text(d)) for d in chunks]
+        tokens = [tokenize(keyword_text(d)) for d in chunks]
         doc_freq = Counter(t for toks in tokens for t in set(toks))
         surface: dict[str, str] = {}
         for d in chunks:
@@ -130,9 +133,30 @@ class HybridSearch:
         if chunks:
             bm25 = bm25s.BM25()
             bm25.index(tokens, show_progress=False)
+        sentences = None
+        if exact and chunks:
+            sentences = Sentences.build([d.page_content for d in chunks], [d.metadata.get("title", "") for d in chunks],
+                                        index.embeddings, progress=progress)
         return snapshot.SearchState(
             generation, index.model_label, [d.id for d in chunks], [d.page_content for d in chunks],
-            [d.metadata for d in chunks], dict(doc_freq), surface, bm25, vectors if chunks else None)
+            [d.metadata for d in chunks], dict(doc_freq), surface, bm25, vectors if chunks else None, {}, sentences)
+
+    def promotional_sources(self) -> frozenset[str]:
+        return frozenset(m["source"] for m in self._metadatas if m.get("promotional"))
+
+    def promotional_words(self, share: float) -> frozenset[str]:
+        """Words that are mostly the promotional passages' own: at least `share` of the chunks using them
+        are promotional."""
+        if share not in self._promotional:
+            total: Counter = Counter()
+            promo: Counter = Counter()
+            for text, meta in zip(self._texts, self._metadatas):
+                words = set(tokenize(text))
+                total.update(words)
+                if meta.get("promotional"):
+                    promo.update(words)
+            self._promotional[share] = frozenset(t for t, n in total.items() if promo[t] >= share * n)
+        return self._promotional[share]
 
     def near(self, token: str) -> str | None:
         """The corpus word a misspelled token most likely means ("fatgue" -> "fatigue"), if any."""
@@ -196,8 +220,9 @@ class HybridSearch:
 
     def search(self, query: str, vectors: list[list[float]], k: int, candidates: int, mode: Mode = "hybrid") -> list[Hit]:
         """Rank chunks for a query. The dense ranking takes each chunk's best similarity over the query
-        vectors (the question, and its vocabulary expansion when there is one); BM25 ranks the expanded
-        text; hybrid mode fuses the two rankings by reciprocal rank fusion."""
+        vectors (the question, and its vocabulary expansion when there is one); the sentence ranking each
+        chunk's best sentence (small-to-big); BM25 ranks the expanded text. Hybrid mode fuses the three
+        rankings by reciprocal rank fusion."""
         dense_map: dict[str, float] = {}
         if mode != "bm25":
             for ranking in self.dense_many(vectors, candidates):
@@ -207,10 +232,17 @@ class HybridSearch:
         sparse = self.sparse(tokenize(query), candidates) if mode != "dense" else []
         sparse_map = dict(sparse)
         if mode == "hybrid":
-            fused = reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in sparse]])
+            fused = reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in sparse], self.by_sentence(vectors, candidates)])
         else:
             fused = dense if mode == "dense" else sparse
         return [
             Hit(self.document(self.position[i]), score, dense_map.get(i), sparse_map.get(i))
             for i, score in fused[:k] if i in self.position
         ]
+
+    def by_sentence(self, vectors: list[list[float]], k: int) -> list[str]:
+        """Chunk ids ranked by their best sentence's similarity to the query vectors (none without sentences)."""
+        if self.sentences is None or not vectors:
+            return []
+        best = self.sentences.best(vectors, len(self.ids))
+        return [self.ids[i] for i in top_k(best, min(k, len(self.ids))) if best[i] > -1.0]

@@ -29,7 +29,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
+FORMAT = 3  # 3: with the sentences of every chunk and their vectors
 GENERATION = re.compile(r"[0-9a-f]{32}")
 MANIFEST = "manifest.json"
 EXTRA_NAME = re.compile(r"[\w.-]+")  # files kept beside a snapshot: plain names, never paths
@@ -47,6 +47,7 @@ class SearchState:
     bm25: Any = None  # a bm25s.BM25, None for an empty index
     vectors: np.ndarray | None = None  # float32, one row per chunk; None above MSA_EXACT_SEARCH_MAX_CHUNKS
     hashes: dict[str, str] = field(default_factory=dict)  # source -> content hash
+    sentences: Any = None  # a sentences.Sentences; None above MSA_EXACT_SEARCH_MAX_CHUNKS
 
     def __post_init__(self):
         if not self.hashes:
@@ -94,8 +95,17 @@ def load(root: Path, generation: str, model: str) -> SearchState | None:
             import bm25s
 
             bm25 = bm25s.BM25.load(folder / "bm25", allow_pickle=False, show_progress=False)
+        sentences = None
+        if manifest.get("sentences"):
+            from .sentences import Sentences
+
+            data = json.loads((folder / "sentences.json").read_text(encoding="utf-8"))
+            sentences = Sentences(np.asarray(data["owner"], dtype=np.int32), data["texts"],
+                                  np.load(folder / "sentence_vectors.npy", allow_pickle=False, mmap_mode="r"))
+            if len(sentences.texts) != len(sentences.owner) or sentences.vectors.shape[0] != len(sentences.texts):
+                raise ValueError("its sentence parts disagree on the number of sentences")
         state = SearchState(generation, model, chunks["ids"], chunks["texts"], chunks["metadatas"],
-                            terms["doc_freq"], terms["surface"], bm25, vectors, manifest["documents"])
+                            terms["doc_freq"], terms["surface"], bm25, vectors, manifest["documents"], sentences)
         n = len(state.ids)
         if n != manifest["chunks"] or len(state.texts) != n or len(state.metadatas) != n or (
                 vectors is not None and vectors.shape[0] != n):
@@ -123,10 +133,17 @@ def save(state: SearchState, root: Path) -> Path | None:
                                                    ensure_ascii=False), encoding="utf-8")
         if state.vectors is not None:
             np.save(tmp / "vectors.npy", np.ascontiguousarray(state.vectors, dtype=np.float32), allow_pickle=False)
+        if state.sentences is not None:
+            (tmp / "sentences.json").write_text(json.dumps({"owner": state.sentences.owner.tolist(),
+                                                            "texts": state.sentences.texts}, ensure_ascii=False),
+                                                encoding="utf-8")
+            np.save(tmp / "sentence_vectors.npy", np.ascontiguousarray(state.sentences.vectors, dtype=np.float32),
+                    allow_pickle=False)
         if state.bm25 is not None:
             state.bm25.save(tmp / "bm25", allow_pickle=False, show_progress=False)
         manifest = {"format": FORMAT, "generation": state.generation, "model": state.model, "chunks": len(state.ids),
-                    "vectors": state.vectors is not None, "bm25": state.bm25 is not None, "documents": state.hashes}
+                    "vectors": state.vectors is not None, "bm25": state.bm25 is not None, "documents": state.hashes,
+                    "sentences": state.sentences is not None}
         (tmp / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")  # last: a folder with it is complete
         # a snapshot is saved only when none could be loaded, so one already there is damaged: set it aside
         # (a rename, so that a reader sees either folder whole) and put the new one in its place

@@ -220,7 +220,16 @@ class Index:
 
 
 def embedding_text(doc: Document) -> str:
-    """What is embedded for a chunk: its section heading gives short passages their context."""
+    """What is embedded for a chunk: its document's title and its section heading give it context (a
+    passage of the treatment guide that never says "MS" is still about MS). When this changes, change
+    corpus.ingest.EMBEDDED_AS so that the index is embedded again."""
+    head = ". ".join(p for p in (doc.metadata.get("title") or "", doc.metadata.get("section") or "") if p)
+    return f"{head}\n{doc.page_content}" if head else doc.page_content
+
+
+def keyword_text(doc: Document) -> str:
+    """What BM25 indexes for a chunk: its section heading and text (not the title every chunk of a document
+    shares, whose words would match every question about that document alike)."""
     section = doc.metadata.get("section") or ""
     return f"{section}\n{doc.page_content}" if section else doc.page_content
 

@@ -87,7 +87,7 @@ class Assistant:
 
     def _resolve(self, turn: Turn, history: Sequence, use_llm: bool) -> Resolution:
         """Continue the conversation: a follow-up borrows the topic of the earlier turns."""
-        res = resolve(turn.message, history, self.vocab)
+        res = resolve(turn.message, history, self.vocab, known=self.library.knows)
         if res.follow_up and use_llm and self.llm and not turn.stopped:
             res, refused = rewrite_follow_up(self.llm, turn.message, history, res, self.vocab, scope.generic())
             if refused:
@@ -104,7 +104,7 @@ class Assistant:
         urgent = bool(turn.triage_level)
         verdict = scope.before_retrieval(turn.message, urgent)
         if verdict.category is None:
-            found = self.library.retrieve(res.query, cache or turn.known_vectors)
+            found = self.library.retrieve(res.query, cache or turn.known_vectors, prefer=res.sources)
             turn.query, turn.vectors, turn.hits = found.query, found.vectors, found.hits
             for step in found.steps(self.settings.retrieval_mode):
                 turn.record(step)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .vocabulary import Vocabulary
 
 from ..index.search import Hit, HybridSearch
-from ..index.store import embedding_text
+from ..index.store import keyword_text
 from ..text import split_sentences, tokenize
 from .steps import ComposeStep, FocusStep, Step
 
@@ -129,7 +129,7 @@ def focus(message: str, res: "Resolution", hits: list[Hit], search: HybridSearch
     if not (res.follow_up and res.carried) or (res.cue or "").startswith("ellipsis"):
         return hits, search.idf, None  # "and for progressive MS?": the earlier topic is part of the question
     topic = set(tokenize(res.carried)) - general
-    on_topic = [h for h in hits if topic & set(tokenize(embedding_text(h.document)))]
+    on_topic = [h for h in hits if topic & set(tokenize(keyword_text(h.document)))]
     own = set(tokenize(vocab.expand(message).query)) - general - topic
     if not on_topic or not [t for t in own if t in search.doc_freq]:
         return hits, search.idf, None  # nothing of its own to choose by ("what else?")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Protocol, Sequence
+from typing import Callable, Iterable, Protocol, Sequence
 
 from ..text import TOKEN as WORDS, fold_spaced as _fold, tokenize
 from .steps import ResolveStep
@@ -111,6 +111,7 @@ class PriorTurn(Protocol):
     resolved_query: str
     topic: str
     category: str
+    citations: list  # [{"source", "title", ...}] of its answer, best first
 
 
 @dataclass
@@ -122,10 +123,11 @@ class Resolution:
     carried: str = ""  # the earlier topic brought into the query
     own: list[str] = field(default_factory=list)  # topic words the message names itself
     by: str = "rules"
+    sources: list[str] = field(default_factory=list)  # the documents the earlier answer cited, when it refers to one
 
     def step(self) -> ResolveStep:
         return ResolveStep(follow_up=self.follow_up, cue=self.cue, carried=self.carried, topic=self.topic,
-                           query=self.query, by=self.by)
+                           query=self.query, by=self.by, sources=self.sources or None)
 
 
 @dataclass
@@ -135,9 +137,10 @@ class TopicWords:
     first_at: int | None  # character offset of the first topic word, for "which came first, the topic or 'it'?"
 
 
-def topic_words(text: str, vocab: Vocabulary) -> TopicWords:
+def topic_words(text: str, vocab: Vocabulary, known: Callable[[str], bool] | None = None) -> TopicWords:
     """The words of a message that name what it is about: drugs (by generic name) and any other content word
-    that is not a question word, a generic MS word or an aspect (side effects, dose, results...)."""
+    that is not a question word, a generic MS word or an aspect (side effects, dose, results...). With
+    `known`, only words the library uses count: "are there precautions with it?" names nothing of its own."""
     folded = _fold(vocab.correct(text))
     drugs = vocab.find_drugs(folded)
     drug_tokens: set[str] = set()
@@ -156,7 +159,7 @@ def topic_words(text: str, vocab: Vocabulary) -> TopicWords:
         if word in drug_tokens or len(word) < 3 or word.isdigit():
             continue
         stems = tokenize(word)
-        if stems and all(s not in NON_TOPIC for s in stems):
+        if stems and all(s not in NON_TOPIC for s in stems) and (known is None or known(word)):
             positions.append((m.start(), word))
     positions.sort()
     words = list(dict.fromkeys(w for _, w in positions))
@@ -196,13 +199,25 @@ def previous_topic(history: Sequence[PriorTurn]) -> PriorTurn | None:
     return None
 
 
-def resolve(message: str, history: Sequence[PriorTurn], vocab: Vocabulary) -> Resolution:
-    """Decide whether `message` continues an earlier turn and, if so, what to search for."""
+def cited_sources(prior: PriorTurn, limit: int = 2) -> list[str]:
+    """The documents an earlier answer rested on, its first citations first."""
+    out: list[str] = []
+    for c in getattr(prior, "citations", None) or []:
+        source = c.get("source") if isinstance(c, dict) else None
+        if source and source not in out:
+            out.append(source)
+    return out[:limit]
+
+
+def resolve(message: str, history: Sequence[PriorTurn], vocab: Vocabulary,
+            known: Callable[[str], bool] | None = None) -> Resolution:
+    """Decide whether `message` continues an earlier turn and, if so, what to search for. `known(word)`:
+    whether the library uses a word (a word it never uses names no topic the library could answer about)."""
     switched = SWITCH.search(_fold(message))
     if switched:
         message = strip_switch(message)
     folded = _fold(message)
-    own = topic_words(message, vocab)
+    own = topic_words(message, vocab, known)
     mentions_ms = bool(MS_MENTION.search(folded))
     own_topic = _join(own.words) or ("MS" if mentions_ms else "")
     standalone = Resolution(query=message.strip(), topic=own_topic, own=own.words)
@@ -232,10 +247,10 @@ def resolve(message: str, history: Sequence[PriorTurn], vocab: Vocabulary) -> Re
         cue, kind = f"reference:{m.group(0)}", "refer"
     elif m := ELLIPSIS_STRONG.search(folded):
         cue, kind = f"ellipsis:{m.group(0).strip(' ?.!')}", "ellipsis"
+    elif not own.words and THEY.search(folded):  # "which type of MS were they looking at?"
+        cue, kind = "anaphora:they", "refer"
     elif not own.words and not mentions_ms:
-        if THEY.search(folded):
-            cue, kind = "anaphora:they", "refer"
-        elif m := ELLIPSIS_WEAK.search(folded):
+        if m := ELLIPSIS_WEAK.search(folded):
             cue, kind = f"ellipsis:{m.group(0)}", "ellipsis"
         elif len(WORDS.findall(folded)) <= MAX_SHORT_WORDS:
             cue, kind = "short, no topic of its own", "refer"
@@ -252,7 +267,7 @@ def resolve(message: str, history: Sequence[PriorTurn], vocab: Vocabulary) -> Re
                           carried=" ".join(aspect), own=own.words)
     topic = _join([carried, *own.words]) if kind == "ellipsis" else _join([carried])
     return Resolution(query=f"{message.strip()} {carried}", topic=topic, follow_up=True, cue=cue,
-                      carried=carried, own=own.words)
+                      carried=carried, own=own.words, sources=cited_sources(prior) if kind == "refer" else [])
 
 
 def _inside(match: re.Match, pattern: re.Pattern, text: str) -> bool:

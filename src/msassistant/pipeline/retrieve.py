@@ -8,18 +8,62 @@ ingest changes the index). `Library.retrieve` is the stage: a question in, a `Re
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..config import Settings
 from ..index.search import Hit, HybridSearch
 from ..index.store import Index, IngestReport, sync_corpus
-from ..text import tokenize
+from ..corpus import credibility
+from ..text import fold_words, tokenize
 from .scope import strip_directives
 from .steps import ExpandStep, RetrieveStep
 from .vocabulary import Drug, Expansion, Vocabulary
 
 MAX_TERM_VECTORS = 4096
+# A promotional passage keeps its rank only over passages this much less relevant (fused score ratio); any
+# guide or research passage closer to it than that comes first, unless the question is about its claims.
+SIMILAR_RELEVANCE = 0.9
+PROMOTIONAL_WORD = 0.8  # a word is the promotional sources' own when this share of the passages using it are theirs
+
+
+PRIOR_SOURCE_BOOST = 1.3  # a follow-up that refers to the earlier answer ("did it help?") prefers its documents
+
+
+def prefer_sources(hits: list[Hit], sources: Sequence[str]) -> list[Hit]:
+    """Hits re-ranked with the fused scores of passages from `sources` raised by PRIOR_SOURCE_BOOST."""
+    if not sources:
+        return hits
+    wanted = set(sources)
+
+    def score(h: Hit) -> float:
+        return h.score * (PRIOR_SOURCE_BOOST if h.document.metadata.get("source") in wanted else 1.0)
+
+    return sorted(hits, key=score, reverse=True)
+
+
+def is_promotional(hit: Hit) -> bool:
+    return bool(hit.document.metadata.get("promotional"))
+
+
+def credibility_order(hits: list[Hit], about_claims: bool) -> tuple[list[Hit], list[str]]:
+    """Hits with each promotional passage moved behind the guide and research passages of similar relevance;
+    unchanged when the question is about what a promotional source claims. Returns the hits and the ids moved."""
+    if about_claims:
+        return hits, []
+    out: list[Hit] = []
+    moved: list[str] = []
+    waiting: list[Hit] = []  # promotional hits not yet placed, best first
+    for hit in hits:
+        if is_promotional(hit):
+            waiting.append(hit)
+            continue
+        while waiting and hit.score < SIMILAR_RELEVANCE * waiting[0].score:
+            out.append(waiting.pop(0))
+        if waiting:
+            moved += [w.id for w in waiting if w.id not in moved]
+        out.append(hit)
+    return out + waiting, moved
 
 
 @dataclass
@@ -33,11 +77,14 @@ class Retrieval:
     def top_similarity(self) -> float:
         return max((h.dense for h in self.hits if h.dense is not None), default=0.0)
 
+    demoted: list[str] = field(default_factory=list)  # promotional passages moved behind better sources
+
     def steps(self, mode: str) -> tuple[ExpandStep, RetrieveStep]:
         e = self.expansion
         return (ExpandStep(added=e.added, drugs=[d.generic for d in e.drugs]),
                 RetrieveStep(mode=mode, top_similarity=round(self.top_similarity, 4),
-                             hits=[{"id": h.id, "score": round(h.score, 4)} for h in self.hits]))
+                             hits=[{"id": h.id, "score": round(h.score, 4)} for h in self.hits],
+                             demoted=self.demoted or None))
 
 
 class Library:
@@ -54,7 +101,7 @@ class Library:
         """Bring the index up to date with the corpus (incrementally), then load its search."""
         report = sync_corpus(self.settings, self.index, progress=progress)
         if report.changed or self._search is None:
-            self._search = HybridSearch(self.index)
+            self._search = HybridSearch(self.index, progress=progress)
         return report
 
     @property
@@ -136,9 +183,27 @@ class Library:
         return vectors
 
     # ---- the stage -----------------------------------------------------------------------------------
-    def retrieve(self, question: str, cache: dict | None = None) -> Retrieval:
+    def retrieve(self, question: str, cache: dict | None = None, prefer: Sequence[str] = ()) -> Retrieval:
+        """`prefer`: documents to favour (those the earlier answer cited, for a follow-up that refers to it)."""
         s = self.settings
         expansion = self.expand(question)
         vectors = self.vectors(expansion, cache)
         hits = self.search.search(expansion.query, vectors, s.candidates, s.candidates, s.retrieval_mode)
-        return Retrieval(expansion=expansion, query=expansion.query, vectors=vectors, hits=hits)
+        hits = prefer_sources(hits, prefer)
+        hits, demoted = credibility_order(hits, bool(set(prefer) & self.search.promotional_sources()) or
+                                          self.about_claims(expansion.query))
+        return Retrieval(expansion=expansion, query=expansion.query, vectors=vectors, hits=hits, demoted=demoted)
+
+    def knows(self, word: str) -> bool:
+        """Whether the library uses a word (or a near spelling of it)."""
+        search = self.search
+        return all(t in search.doc_freq or search.near(t) for t in tokenize(word))
+
+    def about_claims(self, query: str) -> bool:
+        """Whether a question is about what a promotional source claims: it points at one ("that article",
+        rules/credibility.toml) or uses a word that is mostly the promotional passages' own."""
+        folded = fold_words(query)
+        if any(f" {w}" in folded for w in credibility.rules()["promotional"]["named_by"]["words"]):
+            return True
+        own = self.search.promotional_words(PROMOTIONAL_WORD)
+        return any(t in own for t in tokenize(query))

@@ -9,13 +9,17 @@ clinician can review them without reading code.
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..text import tokenize
 from ..resources import rule
 from ..text import fold_words
+from . import answerable
 from .steps import ScopeStep
 from .vocabulary import Vocabulary
 
@@ -23,8 +27,10 @@ if TYPE_CHECKING:
     from .conversation import Resolution
     from .retrieve import Library, Retrieval
 
-# Retrieval signals that separate "the library covers this" from "it does not".
-OUT_OF_SCOPE_SIMILARITY = 0.30  # below this, a message with no health words is not about MS
+# Without vectors (bm25 mode), a message with no health words below this similarity is not about MS.
+OUT_OF_SCOPE_SIMILARITY = 0.30
+NEAREST = 3  # the meaning check compares the mean of the nearest few examples of each side
+_EXAMPLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 def texts() -> dict:
     return rule("notices")
@@ -64,6 +70,29 @@ def generic_words() -> list[str]:
 
 
 CLAUSE = re.compile(r"(?<=[.!?:;\n])\s+")
+
+
+def example_vectors(embeddings) -> tuple[np.ndarray, np.ndarray]:
+    """The in-scope and out-of-scope example messages of rules/scope.toml, embedded once per model."""
+    if embeddings not in _EXAMPLES:
+        ex = scope_rules()["examples"]
+        vectors = np.asarray(embeddings.embed_documents(ex["in_scope"] + ex["out_of_scope"]), dtype=np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9
+        _EXAMPLES[embeddings] = (vectors[:len(ex["in_scope"])], vectors[len(ex["in_scope"]):])
+    return _EXAMPLES[embeddings]
+
+
+def unrelated_by_meaning(vector, embeddings) -> tuple[bool, float, float]:
+    """Whether a message reads nearer the out-of-scope examples than the in-scope ones, with both scores."""
+    inside, outside = example_vectors(embeddings)
+    v = np.asarray(vector, dtype=np.float32)
+    v /= np.linalg.norm(v) + 1e-9
+
+    def near(m: np.ndarray) -> float:
+        return float(np.sort(m @ v)[-NEAREST:].mean())
+
+    a, b = near(inside), near(outside)
+    return b > a, a, b
 
 
 def strip_directives(message: str) -> str:
@@ -109,8 +138,14 @@ def after_retrieval(message: str, res: "Resolution", found: "Retrieval", library
     library never mentions; otherwise an answer, with a lead for partly covered drugs, urgent replies and
     personal treatment decisions."""
     health = is_health_related(message, vocab) or (res.follow_up and bool(res.carried))
-    if not urgent and not health and found.top_similarity < OUT_OF_SCOPE_SIMILARITY:
-        return Verdict("out_of_scope", step=ScopeStep(decision="out_of_scope", reason="no health words, low similarity"))
+    if not urgent and not health:
+        if found.vectors:
+            unrelated, inside, outside = unrelated_by_meaning(found.vectors[0], library.embeddings)
+            reason = f"no health words; nearer unrelated requests ({outside:.2f}) than health messages ({inside:.2f})"
+        else:
+            unrelated, reason = found.top_similarity < OUT_OF_SCOPE_SIMILARITY, "no health words, low similarity"
+        if unrelated:
+            return Verdict("out_of_scope", step=ScopeStep(decision="out_of_scope", reason=reason))
     search = library.search
     drugs = found.expansion.drugs
     missing = [d for d in drugs if not library.covered(d)]
@@ -123,6 +158,14 @@ def after_retrieval(message: str, res: "Resolution", found: "Retrieval", library
         return Verdict("no_coverage", lead=[no_coverage_text(topic)],
                        step=ScopeStep(decision="no_coverage", missing_drugs=[d.generic for d in missing],
                                       unknown_words=sorted(set(specific) - set(known))))
+    foreign = [] if urgent else answerable.foreign_terms(message, library.knows, vocab)
+    if foreign and not covered:
+        return Verdict("no_coverage", lead=[no_coverage_text(None)],
+                       step=ScopeStep(decision="no_coverage", unknown_words=foreign))
+    judgement = answerable.judge(message, [(h.id, h.document.page_content) for h in found.hits], covered)
+    if not urgent and not judgement.answerable:
+        return Verdict("no_coverage", lead=[no_coverage_text(None)],
+                       step=ScopeStep(decision="no_coverage", missing_aspects=judgement.missing or judgement.asked))
     verdict = Verdict()
     if missing:
         verdict.lead.append(texts()["partial_coverage"].format(topic=" and ".join(d.generic for d in missing)))

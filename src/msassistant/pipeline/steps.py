@@ -42,12 +42,14 @@ class TriageStep(Step):
 @dataclass(frozen=True)
 class ResolveStep(Step):
     kind: ClassVar[str] = "resolve"
+    optional: ClassVar[tuple[str, ...]] = ("sources",)
     follow_up: bool
     cue: str | None
     carried: str
     topic: str
     query: str
     by: str
+    sources: list[str] | None = None  # the earlier answer's documents, preferred in the search
 
 
 @dataclass(frozen=True)
@@ -65,11 +67,12 @@ class LLMStep(Step):
 @dataclass(frozen=True)
 class ScopeStep(Step):
     kind: ClassVar[str] = "scope"
-    optional: ClassVar[tuple[str, ...]] = ("reason", "missing_drugs", "unknown_words")
+    optional: ClassVar[tuple[str, ...]] = ("reason", "missing_drugs", "unknown_words", "missing_aspects")
     decision: str  # out_of_scope | no_coverage | personal_decision
     reason: str | None = None
     missing_drugs: list[str] | None = None
     unknown_words: list[str] | None = None
+    missing_aspects: list[str] | None = None  # asked aspects (rules/aspects.toml) no ranked passage holds
 
 
 @dataclass(frozen=True)
@@ -82,9 +85,11 @@ class ExpandStep(Step):
 @dataclass(frozen=True)
 class RetrieveStep(Step):
     kind: ClassVar[str] = "retrieve"
+    optional: ClassVar[tuple[str, ...]] = ("demoted",)
     mode: str
     top_similarity: float
     hits: list[dict]  # {"id", "score"}, best first
+    demoted: list[str] | None = None  # promotional passages placed behind guide and research passages
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,8 @@ class Vocabulary:
     lay: dict[str, tuple[str, ...]]
     misspellings: dict[str, str]
     drugs: tuple[Drug, ...]
+    terms: dict[str, dict] = field(default_factory=dict, hash=False, compare=False)  # the [terms] table as written
+    plain: tuple[str, ...] = ()  # rare words reviewed as needing no lay name (`msassistant vocabulary gaps`)
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Vocabulary":
@@ -56,8 +58,16 @@ class Vocabulary:
             )
             for generic, entry in data["drugs"].items()
         )
-        lay = {k.lower(): tuple(v) for k, v in data["lay"].items()}
-        return cls(lay=lay, misspellings={k.lower(): v for k, v in data["misspellings"].items()}, drugs=drugs)
+        lay: dict[str, tuple[str, ...]] = {k.lower(): tuple(v) for k, v in data.get("lay", {}).items()}
+        misspellings = {k.lower(): v for k, v in data.get("misspellings", {}).items()}
+        for term, entry in data.get("terms", {}).items():  # corpus term -> its lay names and misspellings
+            for name in entry.get("lay", []):
+                key = name.lower()
+                lay[key] = lay.get(key, ()) + tuple(t for t in (term,) if t not in lay.get(key, ()))
+            for wrong in entry.get("misspellings", []):
+                misspellings.setdefault(wrong.lower(), term)
+        return cls(lay=lay, misspellings=misspellings, drugs=drugs, terms=dict(data.get("terms", {})),
+                   plain=tuple(data.get("gaps", {}).get("plain", ())))
 
     @property
     def drug_names(self) -> dict[str, Drug]:
