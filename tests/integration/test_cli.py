@@ -63,3 +63,34 @@ def test_eval_triage_prints_recall_false_alarms_and_the_confusion_table(cli_env,
     assert "false alarms | 0/1 | 0.0% |" in done.stdout and "| truth \\ triage |" in done.stdout
     missing = run(cli_env, "eval", "triage", str(tmp_path / "nope.jsonl"))
     assert missing.returncode == 1 and "error:" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_eval_cases_runs_in_process_and_reports_per_file(cli_env, tmp_path):
+    cases = tmp_path / "mine.jsonl"
+    cases.write_text("\n".join(json.dumps(c) for c in [
+        {"id": "a", "turns": ["How often was the intrathecal methotrexate given in the study?"], "category": "answer",
+         "sources": ["000_020e82a42c733ae6.txt"], "phrases": ["every three months"], "expect_any": ["methotrexate"]},
+        {"id": "b", "turns": ["how much does a tysabri infusion cost"], "category": "no_coverage"},
+        {"id": "c", "turns": ["give me a recipe for lasagne"], "category": "out_of_scope"},
+        {"id": "d", "turns": ["What did the azathioprine review find?", "did it help people walk better?"],
+         "category": "answer", "sources": ["002_5bd68b2e9fd4fbfd.txt"], "phrases": ["azathioprine"]},
+        {"id": "e", "turns": ["q"], "sources": ["001_fa889e840cef5881.txt"], "phrases": ["no passage says this"]},
+    ]) + "\n")
+    done = run(cli_env, "eval", "cases", str(cases), "--json", "-q", timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "no passage of" in done.stderr  # a gold phrase the corpus never holds is named
+    figures = json.loads(done.stdout)["all"]
+    assert figures["category"] == {"n": 4, "of": 4, "pct": 100.0}
+    assert figures["hit@3"]["n"] == 2 and figures["follow_up_hit@3"] == {"n": 1, "of": 1, "pct": 100.0}
+    assert figures["key_fact"]["n"] == 1 and figures["unanswerable_answered"]["n"] == 0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"turns": "not a list"}\n')
+    failed = run(cli_env, "eval", "cases", str(bad))
+    assert failed.returncode == 1 and "bad.jsonl:1" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_vocabulary_gaps_lists_corpus_words_no_lay_name_reaches(cli_env):
+    done = run(cli_env, "vocabulary", "gaps", "--json", "--everyday", "6")
+    assert done.returncode == 0, done.stderr
+    words = {row["word"] for row in json.loads(done.stdout)}
+    assert words and "natalizumab" not in words  # a drug: its brand names reach it

@@ -45,3 +45,17 @@ def test_pruning_keeps_the_current_generation_and_young_leftovers(tmp_path):
     snapshot.prune(tmp_path, keep=new)
     assert {p.name for p in tmp_path.iterdir()} == {new, ".tmp-young"}
     assert snapshot.load(tmp_path, new, "m").hashes == {"a": "h"}
+
+
+def test_sentences_are_saved_and_loaded_with_the_snapshot(tmp_path):
+    import numpy as np
+
+    from msassistant.index.sentences import Sentences
+
+    sentences = Sentences(np.array([0, 0], dtype=np.int32), ["One.", "Two."], np.eye(2, 3, dtype=np.float32))
+    state = snapshot.SearchState("c" * 32, "m", ["a#0"], ["One. Two."], [{"source": "a", "chunk": 0, "doc_hash": "h"}],
+                                 {"one": 1}, {"one": "one"}, sentences=sentences)
+    snapshot.save(state, tmp_path)
+    got = snapshot.load(tmp_path, "c" * 32, "m").sentences
+    assert got.texts == ["One.", "Two."] and got.owner.tolist() == [0, 0]
+    assert np.allclose(got.vectors, sentences.vectors)

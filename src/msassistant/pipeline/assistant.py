@@ -114,14 +114,19 @@ class Assistant:
         turn.lead += verdict.lead
         if verdict.category:
             turn.category = verdict.category
+            if verdict.category == "no_coverage":
+                turn.lead.append(self.library.offer())
             return
         turn.composed, steps = compose.answer(turn.query, turn.message, res, turn.hits, self.search, self.vocab,
-                                              scope.generic(), urgent, self.settings.top_k)
+                                              scope.generic(), urgent, self.settings.top_k, turn.vectors)
         for step in steps:
             turn.record(step)
         if not turn.composed.sentences and not urgent:
-            turn.category, turn.lead = "no_coverage", [scope.no_coverage_text(None)]
+            turn.category, turn.lead = "no_coverage", [scope.no_coverage_text(None), self.library.offer()]
             return
+        changed = compose.source_changed(res.sources, turn.composed.citations)
+        if changed:
+            turn.lead.append(scope.texts()["source_changed"].format(title=changed))
         if use_llm and turn.composed.sentences:
             written = write_answer(self.llm, self.llm_unavailable, self.settings.llm, res.query, turn.composed.citations)
             turn.body, turn.shown, turn.llm_fallback = written.body, written.shown, written.fallback

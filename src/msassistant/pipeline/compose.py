@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
     from .conversation import Resolution
@@ -25,6 +25,10 @@ MIN_SECONDARY = 0.25  # share of the question's weight a lower-ranked passage mu
 MIN_EXTRA = 0.34  # ... and a second sentence from a cited passage
 RANK_PRIOR = 0.15  # weight of the retrieval rank when reranking passages by sentence match
 TOPIC_WEIGHT = 0.3  # share of its weight a topic carried into a follow-up has when choosing sentences
+# A sentence's relevance: this share is its meaning (cosine of its vector with the question's), the rest its
+# words (the question's words it has, by their weight). Meaning finds "flu-like symptoms" for "flu symptoms"
+# and "make you feel like you have the flu" alike; words keep names and numbers exact.
+MEANING = 0.5
 
 
 @dataclass
@@ -73,14 +77,26 @@ def statements(passage: str) -> tuple[tuple[int, str, frozenset[str]], ...]:
                  if not s.rstrip().endswith("?"))
 
 
-def compose(query: str, hits: list[Hit], idf, doc_freq, max_passages: int = 3, pool: int = 6) -> Composed:
+
+
+def compose(query: str, hits: list[Hit], idf, doc_freq, max_passages: int = 3, pool: int = 6,
+            meaning=None) -> Composed:
     """Rerank the top `pool` passages by how well their best sentence matches the question (with a
-    prior for the retrieval rank), cite up to `max_passages` of them, numbered in that order."""
+    prior for the retrieval rank), cite up to `max_passages` of them, numbered in that order. `meaning(hit)`:
+    the similarity of each of the passage's sentences to the question, when sentence vectors are at hand."""
     weights = {t: idf(t) for t in set(tokenize(query)) if doc_freq.get(t)}
     total = sum(weights.values())
     candidates = []  # (combined score, hit rank, [(position, sentence, score)...] best first)
     for rank, hit in enumerate(hits[:pool]):
-        scored = [(pos, s, _score(tokens, weights, total)) for pos, s, tokens in statements(hit.document.page_content)]
+        sims = meaning(hit) if meaning else None
+
+        def relevance(pos: int, tokens: frozenset[str]) -> float:
+            lexical = _score(tokens, weights, total)
+            if sims is None or pos >= len(sims):
+                return lexical
+            return (1 - MEANING) * lexical + MEANING * max(0.0, sims[pos])
+
+        scored = [(pos, s, relevance(pos, tokens)) for pos, s, tokens in statements(hit.document.page_content)]
         if scored:
             ranked = sorted(scored, key=lambda x: x[2], reverse=True)
             candidates.append((ranked[0][2] + RANK_PRIOR / (rank + 1), rank, ranked))
@@ -137,13 +153,45 @@ def focus(message: str, res: "Resolution", hits: list[Hit], search: HybridSearch
     return on_topic, (lambda t: search.idf(t) * (TOPIC_WEIGHT if t in topic else 1.0)), step
 
 
+def sentence_meaning(search: HybridSearch, vectors: Sequence[Sequence[float]]):
+    """`meaning(hit)` for compose: each sentence's best cosine with the question's vectors, from the search's
+    sentence vectors (None without them)."""
+    sentences = search.sentences
+    if sentences is None or not vectors:
+        return None
+    import numpy as np
+
+    queries = np.asarray(vectors, dtype=np.float32)
+
+    def meaning(hit: Hit) -> list[float] | None:
+        position = search.position.get(hit.id)
+        if position is None:
+            return None
+        rows = sentences.of(position)
+        if not rows:
+            return None
+        return (np.asarray(sentences.vectors[rows]) @ queries.T).max(axis=1).tolist()
+
+    return meaning
+
+
 def answer(query: str, message: str, res: "Resolution", hits: list[Hit], search: HybridSearch,
-           vocab: "Vocabulary", general: frozenset[str], urgent: bool, top_k: int) -> tuple[Composed, list[Step]]:
+           vocab: "Vocabulary", general: frozenset[str], urgent: bool, top_k: int,
+           vectors: Sequence[Sequence[float]] = ()) -> tuple[Composed, list[Step]]:
     """The compose stage: the extractive answer to a turn, and the steps that explain it."""
     passages, idf, focused = focus(message, res, hits, search, vocab, general)
     # an urgent reply stays short: the guidance, then only the most relevant passage, never a promotional one
     if urgent:
         passages = [h for h in passages if not h.document.metadata.get("promotional")]
-    composed = compose(query, passages, idf, search.doc_freq, max_passages=1 if urgent else top_k)
+    composed = compose(query, passages, idf, search.doc_freq, max_passages=1 if urgent else top_k,
+                       meaning=sentence_meaning(search, vectors))
     step = ComposeStep(sentences=len(composed.sentences), citations=[c.chunk_id for c in composed.citations])
     return composed, ([focused] if focused else []) + [step]
+
+
+def source_changed(previous: Sequence[str], citations: Sequence[Citation]) -> str | None:
+    """The title of the source a follow-up's answer leads with, when the earlier answer rested on others."""
+    if not previous or not citations or citations[0].source in previous:
+        return None
+    title = citations[0].title or citations[0].source
+    return f"\u201c{title}\u201d" if citations[0].kind != "treatment guide" else "the treatment guide"

@@ -16,7 +16,7 @@ from ..index.search import Hit, HybridSearch
 from ..index.store import Index, IngestReport, sync_corpus
 from ..corpus import credibility
 from ..text import fold_words, tokenize
-from .scope import strip_directives
+from .scope import strip_directives, texts as scope_texts
 from .steps import ExpandStep, RetrieveStep
 from .vocabulary import Drug, Expansion, Vocabulary
 
@@ -193,6 +193,22 @@ class Library:
         hits, demoted = credibility_order(hits, bool(set(prefer) & self.search.promotional_sources()) or
                                           self.about_claims(expansion.query))
         return Retrieval(expansion=expansion, query=expansion.query, vectors=vectors, hits=hits, demoted=demoted)
+
+    def offer(self) -> str:
+        """What the library can help with, in a sentence: its documents, by their study or title."""
+        from ..corpus.ingest import load_catalog
+
+        names = []
+        try:
+            catalog = load_catalog(self.settings.corpus_path)
+        except ValueError:
+            catalog = {}
+        for source in sorted(self.search.hashes):
+            entry = catalog.get(source, {})
+            name = entry.get("study") or entry.get("title") or source.rsplit(".", 1)[0]
+            names.append(name)
+        items = "; ".join(names)
+        return scope_texts()["no_coverage_offer"].format(library=items)
 
     def knows(self, word: str) -> bool:
         """Whether the library uses a word (or a near spelling of it)."""

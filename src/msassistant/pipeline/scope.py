@@ -159,7 +159,7 @@ def after_retrieval(message: str, res: "Resolution", found: "Retrieval", library
                        step=ScopeStep(decision="no_coverage", missing_drugs=[d.generic for d in missing],
                                       unknown_words=sorted(set(specific) - set(known))))
     foreign = [] if urgent else answerable.foreign_terms(message, library.knows, vocab)
-    if foreign and not covered:
+    if foreign and not covered:  # beside a drug the library covers, a rare word is more often a detail of it
         return Verdict("no_coverage", lead=[no_coverage_text(None)],
                        step=ScopeStep(decision="no_coverage", unknown_words=foreign))
     judgement = answerable.judge(message, [(h.id, h.document.page_content) for h in found.hits], covered)
