@@ -23,6 +23,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from statistics import median
 from typing import Callable, Iterable, Sequence
@@ -90,7 +91,7 @@ class Outcome:
         return any(c.get("source") in self.case.sources and any(p in (c.get("passage") or "").lower() for p in phrases)
                    for c in (self.last.get("citations") or [])[:k])
 
-    @property
+    @cached_property
     def sentences(self):
         return answer_sentences(self.last)
 

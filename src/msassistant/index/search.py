@@ -8,6 +8,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal, Sequence
 
 import numpy as np
@@ -141,6 +142,7 @@ class HybridSearch:
             generation, index.model_label, [d.id for d in chunks], [d.page_content for d in chunks],
             [d.metadata for d in chunks], dict(doc_freq), surface, bm25, vectors if chunks else None, {}, sentences)
 
+    @cached_property
     def promotional_sources(self) -> frozenset[str]:
         return frozenset(m["source"] for m in self._metadatas if m.get("promotional"))
 

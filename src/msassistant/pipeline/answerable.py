@@ -45,6 +45,7 @@ QUESTION_OPENERS = re.compile(
     r"was|were|tell me|i wonder|wondering|i want to know|i'd like to know|please)\b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=1024)  # read by both checks of a turn
 def asking_part(message: str) -> str:
     """The sentences of a message that ask something (a long post tells its story first): those ending in
     a question mark or opening like a question; the whole message when none does."""
@@ -66,21 +67,15 @@ def held(text: str) -> frozenset[str]:
     return frozenset(a.name for a in aspects() if any(p.search(text) for p in a.holds))
 
 
-def names(text: str, drug: Drug) -> bool:
-    words = set(tokenize(text))
-    return any(all(t in words for t in tokenize(term)) for term in drug.corpus_terms)
-
-
 def foreign_terms(question: str, knows, vocab) -> list[str]:
     """Technical words in the asking part of a question that neither the library nor the vocabulary knows
     (`knows(word)`: the library uses the word or a near spelling of it)."""
     from wordfreq import zipf_frequency
 
     folded = fold_words(vocab.correct(asking_part(question)))
-    reached = {w for phrase in vocab.lay for w in phrase.split()} | {w for d in vocab.drugs for n in d.names for w in n.split()}
     out = []
     for word in dict.fromkeys(folded.split()):
-        if len(word) < 3 or not word.isalpha() or word in reached:
+        if len(word) < 3 or not word.isalpha() or word in vocab.reached_words:
             continue
         rare = TECHNICAL if len(word) > 3 else TECHNICAL - 0.5  # "pml", but not a short typo
         if zipf_frequency(word, "en") < rare and not knows(word) and not _misspelt_english(word):
@@ -127,6 +122,6 @@ def judge(question: str, passages: Sequence[tuple[str, str]], drugs: Sequence[Dr
         return Judgement()
     top = passages[:depth]
     holding = [pid for pid, text in top
-               if set(want) <= held(text) and all(names(text, d) for d in drugs)]
+               if set(want) <= held(text) and all(d.named_in(set(tokenize(text))) for d in drugs)]
     missing = [a for a in want if not any(a in held(text) for _, text in top)]
     return Judgement(want, holding, missing)

@@ -72,12 +72,11 @@ class Retrieval:
     query: str  # the expanded query that was searched
     vectors: list[list[float]]  # the query's embeddings (none in bm25 mode)
     hits: list[Hit]
+    demoted: list[str] = field(default_factory=list)  # promotional passages moved behind better sources
 
     @property
     def top_similarity(self) -> float:
         return max((h.dense for h in self.hits if h.dense is not None), default=0.0)
-
-    demoted: list[str] = field(default_factory=list)  # promotional passages moved behind better sources
 
     def steps(self, mode: str) -> tuple[ExpandStep, RetrieveStep]:
         e = self.expansion
@@ -95,6 +94,7 @@ class Library:
         self._search: HybridSearch | None = None
         self._lock = threading.Lock()
         self._term_vectors: dict[str, list[float]] = {}
+        self._offer: tuple[HybridSearch, str] | None = None
 
     # ---- the index and its search ------------------------------------------------------------------
     def refresh(self, progress: bool = False) -> IngestReport:
@@ -134,8 +134,7 @@ class Library:
 
     def covered(self, drug: Drug) -> bool:
         """Whether the library has any passage naming the drug."""
-        text_terms = self.search.doc_freq
-        return any(all(t in text_terms for t in tokenize(term)) for term in drug.corpus_terms)
+        return drug.named_in(self.search.doc_freq)
 
     # ---- the query ---------------------------------------------------------------------------------
     def expand(self, text: str) -> Expansion:
@@ -190,12 +189,19 @@ class Library:
         vectors = self.vectors(expansion, cache)
         hits = self.search.search(expansion.query, vectors, s.candidates, s.candidates, s.retrieval_mode)
         hits = prefer_sources(hits, prefer)
-        hits, demoted = credibility_order(hits, bool(set(prefer) & self.search.promotional_sources()) or
+        hits, demoted = credibility_order(hits, bool(set(prefer) & self.search.promotional_sources) or
                                           self.about_claims(expansion.query))
         return Retrieval(expansion=expansion, query=expansion.query, vectors=vectors, hits=hits, demoted=demoted)
 
     def offer(self) -> str:
-        """What the library can help with, in a sentence: its documents, by their study or title."""
+        """What the library can help with, in a sentence: its documents, by their study or title (read once
+        per loaded search)."""
+        search = self.search
+        if self._offer is None or self._offer[0] is not search:
+            self._offer = (search, self._read_offer(search))
+        return self._offer[1]
+
+    def _read_offer(self, search: HybridSearch) -> str:
         from ..corpus.ingest import load_catalog
 
         names = []
@@ -203,7 +209,7 @@ class Library:
             catalog = load_catalog(self.settings.corpus_path)
         except ValueError:
             catalog = {}
-        for source in sorted(self.search.hashes):
+        for source in sorted(search.hashes):
             entry = catalog.get(source, {})
             name = entry.get("study") or entry.get("title") or source.rsplit(".", 1)[0]
             names.append(name)

@@ -9,11 +9,11 @@ import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from ..resources import rule
-from ..text import WORD, fold, fold_words
+from ..text import WORD, fold, fold_words, tokenize
 
 MARKUP = re.compile(r"<[^<>]{0,200}>")
 
@@ -23,6 +23,10 @@ class Drug:
     generic: str
     names: tuple[str, ...]  # generic first, then brands, all lower case
     corpus_terms: tuple[str, ...]
+
+    def named_in(self, words) -> bool:
+        """Whether `words` (a set or mapping of stemmed tokens) hold one of the drug's corpus terms."""
+        return any(all(t in words for t in tokenize(term)) for term in self.corpus_terms)
 
 
 @dataclass
@@ -68,6 +72,12 @@ class Vocabulary:
                 misspellings.setdefault(wrong.lower(), term)
         return cls(lay=lay, misspellings=misspellings, drugs=drugs, terms=dict(data.get("terms", {})),
                    plain=tuple(data.get("gaps", {}).get("plain", ())))
+
+    @cached_property
+    def reached_words(self) -> frozenset[str]:
+        """Every word of a lay name or a drug name: words a patient may type that the vocabulary handles."""
+        return frozenset(w for phrase in self.lay for w in phrase.split()) | frozenset(
+            w for d in self.drugs for n in d.names for w in n.split())
 
     @property
     def drug_names(self) -> dict[str, Drug]:
