@@ -30,6 +30,15 @@ CASES = [
     ("my aunt saw on the news that ms can cause blindness, is that true?", None),
     ("i had a bad relapse with double vision in 2018 but it cleared up completely, could it come back?", None),
     ("what should i do if i ever get chest pain during my ocrevus infusion", None),
+    # a question about something happening now is a report, not a general question
+    ("is it a stroke if my dads mouth has just gone lopsided and he cant find his words", "emergency"),
+    # past and present in one message: the settled part does not hide the new one
+    ("the pins and needles from my relapse in march settled, but since saturday my right leg drags and wont lift",
+     "urgent"),
+    # text-speak from a caregiver
+    ("me n my mum r worried, she hasnt been able to pee properly since thurs", "urgent"),
+    # a long-settled event, asked about for the future
+    ("in 2017 i had one seizure after a bad night, none since, am i allowed to drive?", None),
     # ordinary questions
     ("what are the common side effects of kesimpta injections", None),
     ("does exercise help with ms fatigue", None),
@@ -44,7 +53,7 @@ def triager(embeddings):
 @pytest.mark.parametrize("message, level", CASES)
 def test_both_nets_read_what_the_rules_alone_miss_or_over_read(triager, message, level):
     tri, _ = triager(message)
-    assert tri.level == level, (tri.level, tri.net, tri.score, tri.clause, tri.silenced)
+    assert tri.level == level, (tri.level, tri.net, tri.score, tri.clause, tri.cues)
 
 
 def test_a_learned_flag_is_explained_in_its_step(triager):

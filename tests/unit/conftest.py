@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+import sklearn.feature_extraction.text  # noqa: F401  (scipy looks torch up on import: import it before the guard)
 
 from conftest import make_settings
 

@@ -7,9 +7,10 @@ Case files: one JSON object per line, either a triage case ({"text", "level": em
 urgent | null}) or a conversation case of the shared eval format ({"turns": [...], "category": ...}),
 where only category "urgent" counts as a red flag (any level) and every turn's message is triaged.
 
-Training never sees rules/triage/heldout.jsonl. The regularisation and the thresholds are chosen on
-out-of-fold predictions over the training split (stratified 5-fold): the best recall for at most 4 points of
-false alarms beyond the rules' own. Held-out figures are reported as they come.
+Training never sees rules/triage/heldout*.jsonl. The regularisation and the emergency and urgent thresholds
+are chosen on out-of-fold predictions over the training split (stratified 5-fold): the best recall for at
+most 4 points of false alarms beyond the rules' own, not counting crisis ones; the crisis threshold is fixed
+(CRISIS_THRESHOLD). Held-out figures are reported as they come.
 """
 
 from __future__ import annotations
@@ -29,8 +30,12 @@ from ..pipeline import triage_net as net
 from ..resources import path as resource_path
 
 FALSE_ALARM_BUDGET = 0.04  # false alarms the learned net may add to the rules', out of fold, on the training split
-GRID = {"emergency": (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98), "crisis": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
-        "urgent": (0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)}
+# Crisis is asymmetric: its threshold is fixed, not tuned, so a crisis reading the net finds more likely
+# than not always fires, and the false alarms it costs are paid willingly (they get a warm message with the
+# crisis line). The false-alarm budget is spent on the emergency and urgent thresholds.
+CRISIS_THRESHOLD = 0.5
+GRID = {"emergency": (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98),
+        "urgent": (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)}
 C_VALUES = (2.0, 8.0, 32.0)
 FOLDS = 5
 SEED = 7
@@ -142,26 +147,31 @@ def _embed(embeddings, texts: list[str], desc: str, progress: bool) -> np.ndarra
 
 @dataclass
 class Units:
-    """Every case's units (the whole message, then its clauses) as rows of one matrix."""
+    """Every case's units (the whole message, then its clauses) as rows of one feature matrix."""
 
     vectors: np.ndarray
     spans: list[tuple[int, int]]  # rows of each case
-    cleaned: list[list[str]]
+    cleaned: list[list[net.Unit]]
+    cues: list[list[frozenset[str]]]
+    matrix: object = None  # the sparse features of every row (net.features)
 
     @classmethod
     def of(cls, texts: Iterable[str], embeddings, progress: bool, desc: str) -> "Units":
-        rows, spans, cleaned = [], [], []
+        rows, spans, cleaned, cues = [], [], [], []
         for text in texts:
-            embed_texts, clean = net.units(text)
-            spans.append((len(rows), len(rows) + len(embed_texts)))
-            rows += embed_texts
-            cleaned.append(clean)
-        return cls(_embed(embeddings, rows, desc, progress), spans, cleaned)
+            parts = net.units(text)
+            spans.append((len(rows), len(rows) + len(parts)))
+            rows += [u.text for u in parts]
+            cleaned.append(parts)
+            cues.append(net.cue_sets(parts))
+        vectors = _embed(embeddings, rows, desc, progress)
+        matrix = net.features(vectors, [u for p in cleaned for u in p], [c for cs in cues for c in cs])
+        return cls(vectors, spans, cleaned, cues, matrix)
 
     def whole(self) -> np.ndarray:
         return self.vectors[[s for s, _ in self.spans]]
 
-    def training_rows(self, cases: Sequence[int], labels: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    def training_rows(self, cases: Sequence[int], labels: Sequence[str]) -> tuple[list[int], list[str]]:
         """The whole messages of `cases`, and every clause of those with no red flag: no part of an ordinary
         message is a red flag, so its clauses teach the net what ordinary fragments look like (the clauses of
         a red-flag message are not all red flags, so they are left out)."""
@@ -173,30 +183,33 @@ class Units:
             if labels[i] == "none":
                 rows += range(s + 1, e)
                 ys += ["none"] * (e - s - 1)
-        return self.vectors[rows], ys
+        return rows, ys
 
 
-def _fit(x: np.ndarray, y: list[str], c: float):
+def _fit(units: Units, cases: Sequence[int], labels: list[str], c: float) -> net.TriageNet:
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=c, max_iter=4000, class_weight="balanced")
-    model.fit(x, y)
+    rows, ys = units.training_rows(cases, labels)
+    model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
+    model.fit(units.matrix[rows], ys)
     order = [list(model.classes_).index(k) for k in net.CLASSES]
-    return model.coef_[order], model.intercept_[order]
+    return net.TriageNet.from_weights(model.coef_[order], model.intercept_[order], {})
+
+
+def _probabilities(model: net.TriageNet, units: Units, i: int) -> np.ndarray:
+    s, e = units.spans[i]
+    return model.probabilities(units.vectors[s:e], units.cleaned[i], units.cues[i])
 
 
 def _out_of_fold(units: Units, labels: list[str], c: float) -> list[np.ndarray]:
     """Per case, the probabilities of its units from a model that never saw the case."""
     from sklearn.model_selection import StratifiedKFold
 
-    whole = units.whole()
     out: list[np.ndarray | None] = [None] * len(labels)
-    for train_idx, test_idx in StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(whole, labels):
-        coef, intercept = _fit(*units.training_rows(train_idx, labels), c)
-        probe = net.TriageNet(coef.astype(np.float32), intercept.astype(np.float32), {}, "", "")
+    for train_idx, test_idx in StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(units.whole(), labels):
+        probe = _fit(units, train_idx, labels, c)
         for i in test_idx:
-            s, e = units.spans[i]
-            out[i] = probe.probabilities(units.vectors[s:e])
+            out[i] = _probabilities(probe, units, i)
     return out  # type: ignore[return-value]
 
 
@@ -204,30 +217,27 @@ def _oof_report(cases: list[Case], units: Units, probs: list[np.ndarray], rule_l
                 thresholds: dict[str, float]) -> Report:
     by_text = {}
     for i, case in enumerate(cases):
-        finding = net.decide_probabilities(thresholds, probs[i], units.cleaned[i])
+        finding = net.decide_probabilities(thresholds, probs[i], units.cleaned[i], units.cues[i])
         level, which = net.combined(rule_levels[i], finding, units.cleaned[i])
         by_text[case.text] = (level or "none", which or "")
     return measure(cases, lambda t: by_text[t])
 
 
 def choose_thresholds(cases, units, probs, rule_levels) -> tuple[dict[str, float], tuple]:
-    """The thresholds with the best recall (crisis counted twice: a missed crisis costs most) whose false
-    alarms, out of fold, exceed the rules' own by at most FALSE_ALARM_BUDGET of the messages with no red flag."""
-    rules_alone = sum(1 for c, lv in zip(cases, rule_levels) if c.level == "none" and lv)
+    """The emergency and urgent thresholds with the best recall whose false alarms, out of fold and not
+    counting crisis ones, exceed the rules' own by at most FALSE_ALARM_BUDGET of the messages with no red flag."""
+    rules_alone = sum(1 for c, lv in zip(cases, rule_levels) if c.level == "none" and lv and lv != "crisis")
     best = None
-    for e, c, u in itertools.product(GRID["emergency"], GRID["crisis"], GRID["urgent"]):
-        thresholds = {"emergency": e, "crisis": c, "urgent": u}
+    for e, u in itertools.product(GRID["emergency"], GRID["urgent"]):
+        thresholds = {"emergency": e, "crisis": CRISIS_THRESHOLD, "urgent": u}
         r = _oof_report(cases, units, probs, rule_levels, thresholds)
         flagged, of = r.false_alarms
-        if of and (flagged - rules_alone) / of > FALSE_ALARM_BUDGET:
-            continue
+        beyond = flagged - r.confusion[("none", "crisis")] - rules_alone
         recall = {lv: a / b for lv, (a, b) in r.recall.items() if b}
-        key = (2 * recall.get("crisis", 0) + recall.get("emergency", 0) + recall.get("urgent", 0), -flagged)
+        key = (beyond <= FALSE_ALARM_BUDGET * of, recall.get("emergency", 0) + recall.get("urgent", 0), -flagged)
         if best is None or key > best[0]:
             best = (key, thresholds)
-    if best is None:
-        return {lv: 0.95 for lv in net.LEVELS}, (0, 0)
-    return best[1], best[0]
+    return best[1], best[0]  # type: ignore[index]
 
 
 def train(embeddings, out: Path | None = None, progress: bool = True) -> dict:
@@ -247,11 +257,10 @@ def train(embeddings, out: Path | None = None, progress: bool = True) -> dict:
     best_c = max(tried, key=lambda c: tried[c][0])
     _, thresholds, probs = tried[best_c]
     oof = _oof_report(cases, units, probs, rule_levels, thresholds)
-    coef, intercept = _fit(*units.training_rows(range(len(cases)), labels), best_c)
-    model = {"classes": list(net.CLASSES), "coef": np.round(coef, 6).tolist(),
-             "intercept": np.round(intercept, 6).tolist(), "thresholds": thresholds,
-             "model_label": embeddings.label, "data_sha256": net.data_hash(text), "C": best_c,
-             "trained_on": len(cases), "out_of_fold": oof.as_dict()}
+    fitted = _fit(units, range(len(cases)), labels, best_c)
+    model = {**net.TriageNet.from_weights(np.hstack([fitted.embedding, fitted.text.T, fitted.cue]), fitted.intercept,
+                                          thresholds, embeddings.label, net.data_hash(text)).to_dict(),
+             "C": best_c, "trained_on": len(cases), "out_of_fold": oof.as_dict()}
     target = Path(out) if out else Path(str(resource_path(*net.MODEL_FILE)))
     target.write_text(json.dumps(model, separators=(",", ":")) + "\n", encoding="utf-8")
     return {"model": str(target), "C": best_c, "thresholds": thresholds, "out_of_fold": oof.as_dict(),

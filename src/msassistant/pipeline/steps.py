@@ -30,13 +30,13 @@ class Step:
 @dataclass(frozen=True)
 class TriageStep(Step):
     kind: ClassVar[str] = "triage"
-    optional: ClassVar[tuple[str, ...]] = ("net", "score", "clause", "silenced")
+    optional: ClassVar[tuple[str, ...]] = ("net", "score", "clause", "cues")
     level: str | None
     rule: str | None
     net: str | None = None  # "rules" or "learned"
     score: float | None = None  # the learned net's probability
     clause: str | None = None  # the words the learned net read as the red flag
-    silenced: list[str] | None = None  # learned flags explained away by a look-alike
+    cues: list[str] | None = None  # the look-alike cues the learned net weighed in that clause
 
 
 @dataclass(frozen=True)

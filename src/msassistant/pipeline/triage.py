@@ -40,11 +40,11 @@ class Triage:
     net: str | None = None  # which net raised the level: "rules" or "learned"
     score: float | None = None  # the learned net's probability for the level (or its best, when nothing fired)
     clause: str | None = None  # what the learned net read as the red flag
-    silenced: tuple[str, ...] = ()  # learned flags explained away by a look-alike ("urgent:past")
+    cues: tuple[str, ...] = ()  # the look-alike cues the learned net read in that clause ("question", "now")
 
     def step(self) -> TriageStep:
         return TriageStep(level=self.level, rule=self.rule, net=self.net, score=self.score, clause=self.clause,
-                          silenced=list(self.silenced) or None)
+                          cues=list(self.cues) or None)
 
 
 NO_FLAG = Triage(level=None, guidance=None, rule=None)

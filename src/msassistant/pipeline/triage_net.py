@@ -1,11 +1,17 @@
-"""The learned second net of red-flag triage: a small classifier over sentence embeddings.
+"""The learned second net of red-flag triage: a small classifier over what a message means and how it is worded.
 
 The rules (red_flags.toml) are the first net and the policy. This net reads meaning instead of phrases:
-a logistic regression over the embeddings of the whole message and of each of its clauses gives each
-a probability of emergency, crisis, urgent or none. A clause whose probability for a level reaches that
-level's threshold raises the level, unless a look-alike cue explains it away (a general question, the
-past, something resolved or long-standing, heat, a hypothetical, a story or the news:
-rules/triage_net.toml). Crisis is asymmetric: only a general question or a story silences it.
+a logistic regression over three kinds of feature of the whole message and of each of its clauses gives
+each a probability of emergency, crisis, urgent or none:
+- the sentence embedding the assistant computes anyway (meaning: "check out" near "end my life");
+- character n-grams, hashed (wording: typos, text-speak and shorthand such as "wana", "dx", "Tysarbi");
+- the look-alike cues of the clause as 0/1 features (a general question, the past, something resolved or
+  long-standing, heat, a hypothetical, a story or the news, a negation, and a marker of now such as
+  "since Tuesday" or "right now": rules/triage_net.toml and red_flags.toml).
+The cues are learned, not hard switches: the labelled set pairs each red flag with look-alikes in nearly
+the same words, so the net learns how much "what if" or "in 2019" lowers a flag and that "right now"
+brings it back ("is it a stroke if his face just dropped?" stays an emergency). Crisis is asymmetric:
+its threshold is the lowest, and a rule's crisis flag is only explained away by a story or the news.
 
 The weights are a small JSON file (rules/triage/model.json) made by `msassistant triage train` from the
 labelled messages in rules/triage/train.jsonl. It records the hash of that file and the embedding model it
@@ -14,9 +20,11 @@ was trained with; a model that no longer matches either is refused with a messag
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -30,6 +38,9 @@ from . import triage as rules_net
 
 LEVELS = ("emergency", "crisis", "urgent")
 CLASSES = ("none", *LEVELS)
+CUES = ("question", "past", "resolved", "chronic", "uhthoff", "hypothetical", "report", "negated", "now")
+TEXT_FEATURES = 2 ** 16  # hashed character 3- to 5-grams
+NGRAMS = (3, 5)
 TRAIN_FILE = ("rules", "triage", "train.jsonl")
 MODEL_FILE = ("rules", "triage", "model.json")
 RETRAIN = "run `msassistant triage train` to train it again"
@@ -49,7 +60,7 @@ def labelled_set_hash() -> str:
 
 @dataclass(frozen=True)
 class Cues:
-    silenced_by: dict[str, frozenset[str]]
+    explains_rules_away: dict[str, frozenset[str]]
     hypothetical: tuple[re.Pattern[str], ...]
     report: tuple[re.Pattern[str], ...]
     negated: tuple[re.Pattern[str], ...]
@@ -69,15 +80,15 @@ def cues() -> Cues:
         return tuple(out)
 
     la = data["look_alikes"]
-    return Cues(silenced_by={level: frozenset(v) for level, v in data["silenced_by"].items()},
+    return Cues(explains_rules_away={lv: frozenset(v) for lv, v in data["explains_rules_away"].items()},
                 hypothetical=compile_all(la["hypothetical"]["cues"]), report=compile_all(la["report"]["cues"]),
                 negated=compile_all(la["negated"]["cues"]))
 
 
 @lru_cache(maxsize=4096)
 def look_alikes(clause: str, following: str | None, uhthoff: bool) -> frozenset[str]:
-    """The look-alike cues of one cleaned clause: the rules' own (question, past, resolved, chronic, uhthoff)
-    and the learned net's (hypothetical, report)."""
+    """The look-alike cues of one cleaned clause: the rules' own (question, past, resolved, chronic, uhthoff),
+    the learned net's (hypothetical, report, negated), and "now" when it says the thing is happening now."""
     rs, c = rules_net.rules(), cues()
     found = rules_net._look_alikes(clause, following, uhthoff, rs)
     if any(p.search(clause) for p in c.hypothetical):
@@ -86,6 +97,8 @@ def look_alikes(clause: str, following: str | None, uhthoff: bool) -> frozenset[
         found.add("report")
     if any(p.search(clause) for p in c.negated):
         found.add("negated")
+    if rules_net._any(rs.q_now, clause) or rules_net._any(rs.past_now, clause):
+        found.add("now")
     return frozenset(found)
 
 
@@ -94,79 +107,49 @@ class Finding:
     level: str | None
     score: float  # the probability of that level for the clause that raised it (or the best one seen)
     clause: str | None  # the text that raised it
-    silenced: tuple[str, ...] = ()  # look-alikes that explained away a higher score, for staff
+    cues: tuple[str, ...] = ()  # the look-alike cues the net read in that text, for staff
 
 
-@dataclass(frozen=True)
-class TriageNet:
-    coef: np.ndarray  # (classes, dimensions)
-    intercept: np.ndarray
-    thresholds: dict[str, float]
-    model_label: str
-    data_sha256: str
+def _pack(array: np.ndarray, dtype: str) -> str:
+    return base64.b64encode(zlib.compress(np.ascontiguousarray(array, dtype=dtype).tobytes(), 9)).decode("ascii")
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "TriageNet":
-        classes = tuple(data["classes"])
-        if classes != CLASSES:
-            raise StaleTriageModel(f"the triage model's classes are {classes}, expected {CLASSES}: {RETRAIN}")
-        return cls(np.asarray(data["coef"], dtype=np.float32), np.asarray(data["intercept"], dtype=np.float32),
-                   {k: float(v) for k, v in data["thresholds"].items()}, str(data["model_label"]),
-                   str(data["data_sha256"]))
 
-    @classmethod
-    def load(cls, model_label: str, path: Path | None = None, expected_hash: str | None = None) -> "TriageNet":
-        """The shipped model, checked against the labelled set and the embedding model in use."""
-        file = Path(path) if path else resource_path(*MODEL_FILE)
-        if not file.is_file():
-            raise StaleTriageModel(f"no learned triage model at {file}: {RETRAIN}")
-        try:
-            net = cls.from_dict(json.loads(file.read_text(encoding="utf-8")))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise StaleTriageModel(f"the learned triage model {file} cannot be read ({exc}): {RETRAIN}") from exc
-        expected = expected_hash or labelled_set_hash()
-        if net.data_sha256 != expected:
-            raise StaleTriageModel(f"the learned triage model was trained on another version of "
-                                   f"rules/triage/train.jsonl: {RETRAIN}")
-        if net.model_label != model_label:
-            raise StaleTriageModel(f"the learned triage model was trained with the embedding model "
-                                   f"{net.model_label!r}, but {model_label!r} is in use: {RETRAIN}")
-        return net
+def _unpack(text: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+    array = np.frombuffer(zlib.decompress(base64.b64decode(text)), dtype=dtype).reshape(shape)
+    return array if dtype == "int32" else array.astype(np.float32)
 
-    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        logits = vectors @ self.coef.T + self.intercept
-        logits -= logits.max(axis=1, keepdims=True)
-        e = np.exp(logits)
-        return e / e.sum(axis=1, keepdims=True)
+
+@lru_cache(maxsize=1)
+def hasher():
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(analyzer="char_wb", ngram_range=NGRAMS, n_features=TEXT_FEATURES, alternate_sign=False,
+                             norm="l2")
 
 
 @dataclass(frozen=True)
 class Unit:
+    text: str  # what is embedded and hashed: the whole message as written, or one cleaned clause
     clause: str  # the cleaned text the cues are read in
     sentence: str  # the cleaned sentence it belongs to (the whole message for the whole-message unit)
 
 
-def units(message: str) -> tuple[list[str], list[Unit]]:
-    """(texts to embed, their units): the whole message first, then each clause when it has more than one.
-    The whole message is embedded as written, so the retrieval that follows can reuse its vector."""
+def units(message: str) -> list[Unit]:
+    """The whole message first, then each clause when it has more than one. The whole message is embedded
+    as written, so the retrieval that follows can reuse its vector."""
     _, numbered = rules_net.cleaned(message, rules_net.rules())
     whole = " ".join(message.split())
     joined = " ".join(c for _, c in numbered)
     if len(numbered) <= 1:
-        return [whole], [Unit(joined, joined)]
+        return [Unit(whole, joined, joined)]
     sentences = {n: " ".join(c for m, c in numbered if m == n) for n, _ in numbered}
-    return [whole, *(c for _, c in numbered)], [Unit(joined, joined), *(Unit(c, sentences[n]) for n, c in numbered)]
-
-
-def decide(net: TriageNet, vectors: Sequence[Sequence[float]], parts: list[Unit]) -> Finding:
-    """The most urgent level that some unit reaches and no look-alike explains away."""
-    return decide_probabilities(net.thresholds, net.probabilities(np.asarray(vectors, dtype=np.float32)), parts)
+    return [Unit(whole, joined, joined), *(Unit(c, c, sentences[n]) for n, c in numbered)]
 
 
 SENTENCE_WIDE = frozenset({"hypothetical", "report", "negated"})  # cues that cover the whole sentence
 
 
-def unit_cues(parts: list[Unit], i: int, uhthoff: bool) -> frozenset[str]:
+def unit_cues(parts: Sequence[Unit], i: int, uhthoff: bool) -> frozenset[str]:
     """The look-alikes of unit i: its own clause's, and the sentence-wide ones of its sentence. The whole
     message (unit 0 of several) has the cues of any of its clauses."""
     clauses = parts[1:] if len(parts) > 1 else parts
@@ -178,39 +161,121 @@ def unit_cues(parts: list[Unit], i: int, uhthoff: bool) -> frozenset[str]:
     return own | (look_alikes(parts[i].sentence, None, uhthoff) & SENTENCE_WIDE)
 
 
-def decide_probabilities(thresholds: dict[str, float], probs: np.ndarray, parts: list[Unit]) -> Finding:
+def cue_sets(parts: Sequence[Unit]) -> list[frozenset[str]]:
     clauses = parts[1:] if len(parts) > 1 else parts
     uhthoff = rules_net._is_uhthoff([u.clause for u in clauses], rules_net.rules())
-    silenced_by = cues().silenced_by
-    silenced: list[str] = []
-    best = (0.0, None)
-    for level in LEVELS:
-        column = CLASSES.index(level)
-        for i, unit in enumerate(parts):
-            score = float(probs[i, column])
-            if score > best[0]:
-                best = (score, unit.clause)
-            if score < thresholds[level]:
-                continue
-            blocked = unit_cues(parts, i, uhthoff) & silenced_by[level]
-            if not blocked:
-                return Finding(level, round(score, 4), unit.clause, tuple(silenced))
-            silenced.append(f"{level}:{'+'.join(sorted(blocked))}")
-    return Finding(None, round(best[0], 4), best[1], tuple(silenced))
+    return [unit_cues(parts, i, uhthoff) for i in range(len(parts))]
 
 
-RULE_SILENCERS = frozenset({"hypothetical", "report"})  # the learned net's cues the rules do not have
+def cue_matrix(sets: Sequence[frozenset[str]]) -> np.ndarray:
+    return np.asarray([[1.0 if c in s else 0.0 for c in CUES] for s in sets], dtype=np.float32).reshape(-1, len(CUES))
 
 
-def rule_explained_away(level: str, parts: list[Unit]) -> bool:
-    """A rule's flag is explained away when every clause is a hypothetical or a story or the news (the
+@dataclass(frozen=True)
+class TriageNet:
+    embedding: np.ndarray  # (classes, embedding dimensions)
+    text: np.ndarray  # (TEXT_FEATURES, classes): weights of the hashed n-grams
+    cue: np.ndarray  # (classes, len(CUES))
+    intercept: np.ndarray
+    thresholds: dict[str, float]
+    model_label: str
+    data_sha256: str
+
+    @classmethod
+    def from_weights(cls, coef: np.ndarray, intercept: np.ndarray, thresholds: dict[str, float], model_label: str = "",
+                     data_sha256: str = "") -> "TriageNet":
+        """From a classifier's (classes, embedding + TEXT_FEATURES + len(CUES)) coefficients."""
+        d = coef.shape[1] - TEXT_FEATURES - len(CUES)
+        return cls(coef[:, :d].astype(np.float32), np.ascontiguousarray(coef[:, d:d + TEXT_FEATURES].T, np.float32),
+                   coef[:, d + TEXT_FEATURES:].astype(np.float32), intercept.astype(np.float32), dict(thresholds),
+                   model_label, data_sha256)
+
+    def to_dict(self) -> dict:
+        used = np.flatnonzero(np.abs(self.text).max(axis=1) > 1e-4).astype(np.int32)
+        return {"classes": list(CLASSES), "cues": list(CUES), "text_features": TEXT_FEATURES, "ngrams": list(NGRAMS),
+                "dimensions": int(self.embedding.shape[1]), "embedding": _pack(self.embedding, "float16"),
+                "text_used": _pack(used, "int32"), "text": _pack(self.text[used], "float16"),
+                "cue": np.round(self.cue, 4).tolist(), "intercept": np.round(self.intercept, 4).tolist(),
+                "thresholds": self.thresholds, "model_label": self.model_label, "data_sha256": self.data_sha256}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TriageNet":
+        if tuple(data["classes"]) != CLASSES or tuple(data["cues"]) != CUES or data["text_features"] != TEXT_FEATURES \
+                or tuple(data["ngrams"]) != NGRAMS:
+            raise StaleTriageModel(f"the triage model's classes, cues or features are not this version's: {RETRAIN}")
+        k, d = len(CLASSES), int(data["dimensions"])
+        used = _unpack(data["text_used"], "int32", (-1,))
+        text = np.zeros((TEXT_FEATURES, k), dtype=np.float32)
+        text[used] = _unpack(data["text"], "float16", (len(used), k))
+        return cls(_unpack(data["embedding"], "float16", (k, d)), text, np.asarray(data["cue"], dtype=np.float32),
+                   np.asarray(data["intercept"], dtype=np.float32), {k: float(v) for k, v in data["thresholds"].items()},
+                   str(data["model_label"]), str(data["data_sha256"]))
+
+    @classmethod
+    def load(cls, model_label: str, path: Path | None = None, expected_hash: str | None = None) -> "TriageNet":
+        """The shipped model, checked against the labelled set and the embedding model in use."""
+        file = Path(path) if path else resource_path(*MODEL_FILE)
+        if not file.is_file():
+            raise StaleTriageModel(f"no learned triage model at {file}: {RETRAIN}")
+        try:
+            net = cls.from_dict(json.loads(file.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError, zlib.error) as exc:
+            raise StaleTriageModel(f"the learned triage model {file} cannot be read ({exc}): {RETRAIN}") from exc
+        expected = expected_hash or labelled_set_hash()
+        if net.data_sha256 != expected:
+            raise StaleTriageModel(f"the learned triage model was trained on another version of "
+                                   f"rules/triage/train.jsonl: {RETRAIN}")
+        if net.model_label != model_label:
+            raise StaleTriageModel(f"the learned triage model was trained with the embedding model "
+                                   f"{net.model_label!r}, but {model_label!r} is in use: {RETRAIN}")
+        return net
+
+    def probabilities(self, vectors: np.ndarray, parts: Sequence[Unit], sets: Sequence[frozenset[str]]) -> np.ndarray:
+        logits = (np.asarray(vectors, dtype=np.float32) @ self.embedding.T
+                  + hasher().transform([u.text for u in parts]) @ self.text
+                  + cue_matrix(sets) @ self.cue.T + self.intercept)
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def features(vectors: np.ndarray, parts: Sequence[Unit], sets: Sequence[frozenset[str]]):
+    """The training matrix of some units: embedding, hashed n-grams and cues side by side (sparse)."""
+    from scipy import sparse
+
+    return sparse.hstack([sparse.csr_matrix(np.asarray(vectors, dtype=np.float32)),
+                          hasher().transform([u.text for u in parts]), sparse.csr_matrix(cue_matrix(sets))]).tocsr()
+
+
+def decide(net: TriageNet, vectors: Sequence[Sequence[float]], parts: Sequence[Unit]) -> Finding:
+    """The most urgent level that some unit reaches."""
+    sets = cue_sets(parts)
+    return decide_probabilities(net.thresholds, net.probabilities(np.asarray(vectors), parts, sets), parts, sets)
+
+
+def decide_probabilities(thresholds: dict[str, float], probs: np.ndarray, parts: Sequence[Unit],
+                         sets: Sequence[frozenset[str]] | None = None) -> Finding:
+    sets = cue_sets(parts) if sets is None else sets
+    best = (0.0, None, 0)
+    for level in LEVELS:  # the most urgent level first; within it, the unit that reads most like it
+        column = probs[:, CLASSES.index(level)]
+        i = int(np.argmax(column))
+        if column[i] >= thresholds[level]:
+            return Finding(level, round(float(column[i]), 4), parts[i].clause, tuple(sorted(sets[i])))
+        if column[i] > best[0]:
+            best = (float(column[i]), parts[i].clause, i)
+    return Finding(None, round(best[0], 4), best[1], tuple(sorted(sets[best[2]])) if best[1] else ())
+
+
+def rule_explained_away(level: str, parts: Sequence[Unit]) -> bool:
+    """A rule's flag is explained away when every clause is a hypothetical, or a story or the news (the
     rules check their own look-alikes themselves)."""
     clauses = parts[1:] if len(parts) > 1 else parts
-    silencers = RULE_SILENCERS & cues().silenced_by[level]
+    silencers = cues().explains_rules_away.get(level, frozenset())
     return bool(silencers) and all(look_alikes(u.sentence, None, False) & silencers for u in clauses)
 
 
-def combined(rule_level: str | None, finding: Finding | None, parts: list[Unit]) -> tuple[str | None, str | None]:
+def combined(rule_level: str | None, finding: Finding | None, parts: Sequence[Unit]) -> tuple[str | None, str | None]:
     """The more urgent of the two nets' levels, and which net raised it ("rules" or "learned")."""
     rank = {lv: i for i, lv in enumerate(LEVELS)}
     if rule_level and rule_explained_away(rule_level, parts):
@@ -232,13 +297,16 @@ class Triager:
         self.embeddings = embeddings
         self.numbers = {"emergency_number": emergency_number, "crisis_line": crisis_line}
         self.net = TriageNet.load(embeddings.label) if learned else None
+        if self.net is not None:
+            hasher()  # imported at start, not on the first message
         self.rules = rules
 
     def __call__(self, message: str) -> tuple[rules_net.Triage, dict[str, list[float]]]:
         rule = rules_net.classify(message) if self.rules else None
         finding, vectors = None, {}
-        texts, parts = units(message)
+        parts = units(message)
         if self.net is not None and message.strip():
+            texts = [u.text for u in parts]
             embedded = ([self.embeddings.embed_query(texts[0])] if len(texts) == 1
                         else self.embeddings.embed_documents(texts))
             vectors = {texts[0]: embedded[0]}
@@ -251,4 +319,4 @@ class Triager:
         return rules_net.Triage(
             level, guidance, rule.id if which == "rules" and rule else f"learned:{level}", net=which,  # type: ignore[arg-type]
             score=finding.score if finding else None, clause=finding.clause if which == "learned" and finding else None,
-            silenced=finding.silenced if finding else ()), vectors
+            cues=finding.cues if finding else ()), vectors
