@@ -19,7 +19,7 @@ import itertools
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -257,10 +257,9 @@ def train(embeddings, out: Path | None = None, progress: bool = True) -> dict:
     best_c = max(tried, key=lambda c: tried[c][0])
     _, thresholds, probs = tried[best_c]
     oof = _oof_report(cases, units, probs, rule_levels, thresholds)
-    fitted = _fit(units, range(len(cases)), labels, best_c)
-    model = {**net.TriageNet.from_weights(np.hstack([fitted.embedding, fitted.text.T, fitted.cue]), fitted.intercept,
-                                          thresholds, embeddings.label, net.data_hash(text)).to_dict(),
-             "C": best_c, "trained_on": len(cases), "out_of_fold": oof.as_dict()}
+    fitted = replace(_fit(units, range(len(cases)), labels, best_c), thresholds=thresholds,
+                     model_label=embeddings.label, data_sha256=net.data_hash(text))
+    model = {**fitted.to_dict(), "C": best_c, "trained_on": len(cases), "out_of_fold": oof.as_dict()}
     target = Path(out) if out else Path(str(resource_path(*net.MODEL_FILE)))
     target.write_text(json.dumps(model, separators=(",", ":")) + "\n", encoding="utf-8")
     return {"model": str(target), "C": best_c, "thresholds": thresholds, "out_of_fold": oof.as_dict(),

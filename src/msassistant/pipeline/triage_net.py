@@ -11,7 +11,8 @@ each a probability of emergency, crisis, urgent or none:
 The cues are learned, not hard switches: the labelled set pairs each red flag with look-alikes in nearly
 the same words, so the net learns how much "what if" or "in 2019" lowers a flag and that "right now"
 brings it back ("is it a stroke if his face just dropped?" stays an emergency). Crisis is asymmetric:
-its threshold is the lowest, and a rule's crisis flag is only explained away by a story or the news.
+its threshold is fixed at 0.5 rather than tuned, and a rule's crisis flag is only explained away by a
+story or the news.
 
 The weights are a small JSON file (rules/triage/model.json) made by `msassistant triage train` from the
 labelled messages in rules/triage/train.jsonl. It records the hash of that file and the embedding model it
