@@ -113,7 +113,9 @@ def english_words() -> frozenset[str]:
 
 # ---- sentences ---------------------------------------------------------------------------------------
 ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "Dr.", "approx.", "Fig.", "No.", "St.")
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"”']?\s+(?=[\"“(A-Z0-9])")
+# A sentence ends at . ! or ? before a capital; and so does a list's intro, at a colon before a capitalised
+# word ("... four mechanisms of action: First-line drugs ..."), which is a sentence of its own.
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"”']?\s+(?=[\"“(A-Z0-9])|(?<=:)\s+(?=[A-Z][a-z])")
 
 
 def protect_abbreviations(text: str) -> str:

@@ -62,7 +62,22 @@ def test_promotional_source_gets_a_plain_caution(assistant):
     assert "Promotional article" in promo[0].credibility
     caution = f"Caution: [{promo[0].id}]" if len(promo) == 1 else "Caution: "
     assert caution in reply.answer and "promotional article" in reply.answer and "not been verified" in reply.answer
-    assert body_of(reply).rstrip().endswith("Ask your care team before acting on it.")
+    body = body_of(reply)
+    # a question about what it promotes: the caution first, then its claims, where the treatment stands,
+    # how it presses readers to act fast, and never to change treatment without the neurologist
+    lead = body.index("A promotional article claims")
+    first_claim = body.index("[1]", lead)
+    assert body.index("Caution:") < lead < first_claim
+    assert body.index("What it says about where the treatment stands:") > first_claim
+    assert "Phase 2" in body and "presses readers to act fast" in body
+    assert body.rstrip().endswith("without talking to your neurologist.")
+
+
+def test_a_promotional_passage_never_leads_an_answer_about_something_else(assistant):
+    reply = assistant.reply("Can a healthy diet and exercise help with MS symptoms?")
+    assert reply.citations and "promotional" not in reply.citations[0].kind
+    if any("promotional" in c.kind for c in reply.citations):  # behind the others, with its caution after them
+        assert body_of(reply).rstrip().endswith("Ask your care team before acting on it.")
 
 
 def test_no_caution_without_promotional_citation(assistant):

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from msassistant.text import split_sentences
+from msassistant.pipeline.vocabulary import vocabulary
 
 QUESTIONS = [
     "What side effects did people get from ITMTX?",
@@ -37,16 +37,33 @@ def test_citations_are_exact_and_complete(assistant, indexed, question):
         assert c.passage in indexed.values()
         assert c.kind and c.credibility and c.title and c.source.endswith(".txt")
     body = reply.answer.split(reply.safety.care_team)[0]
+    glosses = [e["gloss"] for e in vocabulary().terms.values() if e.get("gloss")]
     cited_sentences = 0
-    for piece in body.split("\n\n"):  # the answer is shown piece by piece: one cited sentence each
-        match = re.fullmatch(r"(.+) \[(\d+)\]", piece.strip())
-        if not match or piece.startswith("Caution:"):
+    for paragraph in body.split("\n\n"):  # the answer is shown piece by piece
+        paragraph = paragraph.strip()
+        if not paragraph:
             continue
-        sentence, n = match.groups()
-        passage = reply.citations[int(n) - 1].passage
-        assert sentence in split_sentences(passage), (sentence, passage)
-        cited_sentences += 1
+        if not re.search(r"\[\d+\]$", paragraph):
+            # not cited: a source's lead, a notice or the promotional caution, all written by code
+            assert paragraph.endswith((":", ".")) and len(paragraph) < 400, paragraph
+            continue
+        for sentence, n in re.findall(r"(.+?) \[(\d+)\](?:\s+|$)", paragraph):
+            passage = " ".join(reply.citations[int(n) - 1].passage.split())
+            own = sentence
+            for g in glosses:  # a gloss is the vocabulary's explanation of the word before it
+                own = own.replace(f" ({g})", "")
+            stem = own[:-1] if own.endswith(".") else own
+            assert stem in passage or (stem[0].lower() + stem[1:]) in passage, (sentence, passage)
+            cited_sentences += 1
     assert cited_sentences >= len(reply.citations)
+
+
+def test_each_source_is_introduced_by_what_it_is(assistant):
+    reply = assistant.reply("What side effects do interferon beta injections cause?")
+    paragraphs = reply.answer.split("\n\n")
+    first_cited = next(i for i, p in enumerate(paragraphs) if re.search(r"\[\d+\]$", p.strip()))
+    assert paragraphs[first_cited - 1].endswith(":")  # "The treatment guide says:" and the like
+    assert any(p.startswith(("The treatment guide says", "A ")) for p in paragraphs[:first_cited])
 
 
 def test_answers_never_repeat_a_question_as_a_claim(assistant):

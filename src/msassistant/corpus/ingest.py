@@ -16,7 +16,7 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
-from . import credibility
+from . import credibility, roles
 from ..text import fold, normalise_breaks, split_sentences
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,8 @@ EMBEDDED_AS = "2: title, section and text"
 def content_hash(text: str, entry: dict | None) -> str:
     """What decides whether a document must be re-embedded: its text, its catalog entry and the rules."""
     return hashlib.sha256(
-        (text + json.dumps(entry or {}, sort_keys=True, default=str) + credibility.RULES_VERSION + EMBEDDED_AS).encode()
+        (text + json.dumps(entry or {}, sort_keys=True, default=str) + credibility.RULES_VERSION + EMBEDDED_AS
+         + roles.version()).encode()
     ).hexdigest()
 
 
@@ -167,12 +168,19 @@ def clean_document(source: str, text: str, entry: dict | None = None) -> CleanDo
     label, promotional = credibility.assess(body, kind=kind, journal=journal, study=entry.get("study"))
     paragraphs: list[tuple[str, str]] = []
     section = ""
+    headline = None  # an opening one-sentence paragraph: the page's headline or key takeaway
     for line in lines:
         if _is_heading(line) and line != title:
             section = line
             continue
+        if not paragraphs and len(split_sentences(line)) == 1:
+            headline = line
         paragraphs.append((section, line))
-    return CleanDocument(source, title, kind, journal, label, promotional, paragraphs, content_hash(text, entry))
+    if len(paragraphs) < 2:
+        headline = None  # a document of one paragraph has no headline: it is all text
+    return CleanDocument(source, title, kind, journal, label, promotional, paragraphs, content_hash(text, entry),
+                         extra={k: v for k, v in (("headline", headline), ("lead", entry.get("lead")),
+                                                  ("promotes", entry.get("promotes"))) if v})
 
 
 def _move_trailing_questions(paragraphs: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -237,6 +245,10 @@ def to_documents(doc: CleanDocument) -> list[Document]:
             "credibility": doc.credibility,
             "promotional": doc.promotional,
             "doc_hash": doc.content_hash,
+            "lead": doc.extra.get("lead", ""),
+            "promotes": " | ".join(doc.extra.get("promotes", [])),
+            # what each sentence is for (corpus/roles.py): answers show only facts
+            "roles": roles.encode(roles.mark(split_sentences(text), section=section, headline=doc.extra.get("headline"))),
         }
         documents.append(Document(page_content=text, metadata=metadata, id=metadata["chunk_id"]))
     return documents

@@ -275,10 +275,22 @@ def gold_problems(cases: Sequence[Case], corpus_dir: Path) -> list[str]:
     """Gold phrases that no passage of their gold sources holds: such a case could never pass."""
     from ..corpus.ingest import load_corpus, to_documents
 
+    from ..corpus import roles
+    from ..text import split_sentences
+
     docs, _ = load_corpus(corpus_dir)
     chunks: dict[str, list[str]] = {}
+    shown: list[str] = []  # what answers may show of the library (corpus/roles.py)
+    everything: list[str] = []
     for doc in docs:
-        chunks[doc.source] = [d.page_content.lower() for d in to_documents(doc)]
+        documents = to_documents(doc)
+        chunks[doc.source] = [d.page_content.lower() for d in documents]
+        for d in documents:
+            sentences = split_sentences(d.page_content)
+            for sentence, kind in zip(sentences, roles.decode(d.metadata.get("roles"), len(sentences))):
+                everything.append(sentence.lower())
+                if kind in roles.SHOWN:
+                    shown.append(roles.shown_text(sentence, kind).lower())
     out = []
     for case in cases:
         for source in case.sources:
@@ -287,4 +299,8 @@ def gold_problems(cases: Sequence[Case], corpus_dir: Path) -> list[str]:
         for phrase in case.phrases:
             if not any(phrase.lower() in c for s in case.sources for c in chunks.get(s, [])):
                 out.append(f"{case.file} {case.id}: no passage of {case.sources} holds {phrase!r}")
+        facts = [f.lower() for f in case.expect_any]
+        if facts and any(f in s for f in facts for s in everything) and not any(f in s for f in facts for s in shown):
+            out.append(f"{case.file} {case.id}: every key fact {case.expect_any[:3]} is in sentences answers never "
+                       "show (headlines, filler, analogies: corpus/roles.py)")
     return out

@@ -41,6 +41,8 @@ def answer_sentences(reply: dict) -> list[Sentence]:
     """The sentences of the answer that cite a passage: the answer proper, without guidance, leads and notices."""
     out = []
     for paragraph in answer_text(reply, keep_urgent=False).split("\n"):
+        if not MARKER.search(paragraph.rstrip()[-6:]):
+            continue  # answer sentences end with their marker; leads, cautions and notices do not
         # a marker follows the sentence it cites ("... symptoms. [1] This ..."), so cut after markers first
         for piece in AFTER_MARKER.split(paragraph):
             sentences = split_sentences(piece)

@@ -118,7 +118,8 @@ class Assistant:
                 turn.lead.append(self.library.offer())
             return
         turn.composed, steps = compose.answer(turn.query, turn.message, res, turn.hits, self.search, self.vocab,
-                                              scope.generic(), urgent, self.settings.top_k, turn.vectors)
+                                              scope.generic(), urgent, self.settings.top_k, turn.vectors,
+                                              about_claims=self.library.about_claims(turn.query))
         for step in steps:
             turn.record(step)
         if not turn.composed.sentences and not urgent:

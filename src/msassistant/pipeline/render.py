@@ -36,7 +36,12 @@ def promotional_caution(citation_ids: list[int]) -> str:
 def caution(turn: Turn) -> None:
     """A reply that cites a promotional source says so after the answer."""
     promo = [c.id for c in turn.citations if c.promotional]
-    if promo:
+    if not promo:
+        return
+    if turn.citations[0].promotional:  # an answer about its claims: the caution comes before them
+        turn.lead.append(promotional_caution(promo))
+        turn.tail.append(rule("notices")["promotional_treatment"])
+    else:
         turn.tail.append(promotional_caution(promo))
 
 

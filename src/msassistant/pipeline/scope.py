@@ -61,8 +61,13 @@ def is_off_topic_request(message: str) -> bool:
     return _contains(folded, scope_rules()["off_topic_tasks"]) or _contains(folded, scope_rules()["off_topic"])
 
 
-def is_personal_decision(message: str) -> bool:
-    return _contains(fold_words(message), scope_rules()["personal_decision"])
+def is_personal_decision(message: str, drug_named: bool = False) -> bool:
+    """Whether a message asks for a decision about the person's own treatment (rules/scope.toml
+    [personal_decision]); `drug_named`: the message names a drug."""
+    rules, folded = scope_rules()["personal_decision"], fold_words(message)
+    if _contains(folded, rules["actions"]):
+        return True
+    return _contains(folded, rules["asks"]) and (drug_named or _contains(folded, rules["treatment_words"]))
 
 
 def generic_words() -> list[str]:
@@ -171,7 +176,7 @@ def after_retrieval(message: str, res: "Resolution", found: "Retrieval", library
         verdict.lead.append(texts()["partial_coverage"].format(topic=" and ".join(d.generic for d in missing)))
     if urgent:
         verdict.lead.append(texts()["urgent_then_info"])
-    elif is_personal_decision(message):
+    elif is_personal_decision(message, drug_named=bool(drugs)):
         verdict.lead.append(texts()["personal_decision"])
         verdict.step = ScopeStep(decision="personal_decision")
     return verdict
