@@ -320,6 +320,24 @@ def test_stats(store):
     assert stats["verdicts"] == {"approved": 0, "needs_correction": 0, "unsafe": 1}
 
 
+def test_stats_count_each_reviewed_turn_under_its_latest_verdict(store):
+    before = store.stats(days=30)["verdicts"]
+    turns = [turn(store, f"verdicts-{i:04d}") for i in range(6)]
+    for t, verdicts in zip(turns, [["approved"], ["approved"], ["unsafe", "approved"], ["needs_correction"],
+                                   ["approved", "needs_correction"], ["unsafe"]]):
+        for v in verdicts:
+            store.add_review(t.id, "alice", v)
+    after = store.stats(days=30)["verdicts"]
+    assert {v: after[v] - before[v] for v in after} == {"approved": 3, "needs_correction": 2, "unsafe": 1}
+    with store.sessions() as db:  # the same figures straight from the tables
+        from sqlalchemy import select
+        from msassistant.store.models import Review
+        latest = {}
+        for turn_id, verdict in db.execute(select(Review.turn_id, Review.verdict).order_by(Review.created_at, Review.id)):
+            latest[turn_id] = verdict
+    assert after == {v: sum(1 for x in latest.values() if x == v) for v in after}
+
+
 # ---- staff accounts ---------------------------------------------------------------------------------------------------
 def test_staff_accounts_and_lockout(store):
     assert store.add_staff("alice", "hash-1") is True

@@ -32,7 +32,9 @@ def stats(sessions: sessionmaker, days: int = 30, now: datetime | None = None) -
         flagged_unreviewed = db.scalar(
             select(func.count()).select_from(Turn).where(not_(reviewed_exists()), flagged())) or 0
         verdicts = dict(db.execute(
-            select(latest_review_verdict().label("v"), func.count()).where(reviewed_exists()).group_by("v")
+            # each reviewed turn counted once, under its latest verdict
+            select(latest_review_verdict().label("v"), func.count()).select_from(Turn).where(reviewed_exists())
+            .group_by("v")
         ).all())
         categories = dict(db.execute(select(Turn.category, func.count()).group_by(Turn.category)).all())
     up, down = ratings.get("up", 0), ratings.get("down", 0)
