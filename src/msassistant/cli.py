@@ -77,6 +77,11 @@ def ask(
     if as_json:
         typer.echo(reply.model_dump_json(indent=2))
         return
+    _show(reply)
+    typer.secho(f"\nsession: {reply.session_id}", dim=True, err=True)
+
+
+def _show(reply) -> None:
     typer.echo(reply.answer)
     if reply.citations:
         typer.echo("\nSources:")
@@ -86,7 +91,38 @@ def ask(
         typer.echo("\nYou could also ask:")
         for question in reply.follow_ups:
             typer.echo(f"  - {question}")
-    typer.secho(f"\nsession: {reply.session_id}", dim=True, err=True)
+
+
+@app.command()
+def chat(session: Annotated[Optional[str], typer.Option("--session", help="Continue this conversation.")] = None) -> None:
+    """A conversation in the terminal: follow-up questions keep the topic; an empty line or Ctrl-D ends it."""
+    from .index.embeddings import EmbeddingModelError
+    from .pipeline.assistant import Assistant
+
+    settings = _settings()
+    try:
+        assistant = Assistant(settings)
+        if assistant.index.count() == 0:
+            assistant.ensure_index(progress=True)
+    except (EmbeddingModelError, RuntimeError) as exc:
+        _fail(str(exc))
+    typer.echo("Ask about MS. An empty line ends the conversation.")
+    while True:
+        try:
+            message = input("\nyou> ").strip()
+        except EOFError:
+            break
+        if not message:
+            break
+        if len(message) > settings.max_message_chars:
+            typer.secho(f"That is longer than {settings.max_message_chars} characters; please shorten it.", err=True)
+            continue
+        reply = assistant.reply(message, session)
+        session = reply.session_id
+        typer.echo("")
+        _show(reply)
+    if session:
+        typer.secho(f"session: {session} (continue it with --session)", dim=True, err=True)
 
 
 @app.command()
@@ -191,6 +227,26 @@ def parse_age(text: str):
         raise ValueError(f"{text!r} is not an age: use a number and h, d or w, for example 90d, 36h or 12w")
     n, unit = int(m.group(1)), m.group(2)
     return {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+
+
+reviewed_app = typer.Typer(help="The clinic's reviewed answers (written in the review console).", no_args_is_help=True)
+app.add_typer(reviewed_app, name="reviewed")
+
+
+@reviewed_app.command("list")
+def reviewed_list(all_: Annotated[bool, typer.Option("--all", help="Also retired ones.")] = False) -> None:
+    """Reviewed answers, answers stopped as unsafe, and flagged passages."""
+    cur = _logstore().curation
+    rows = cur.list_reviewed(include_retired=all_)
+    typer.echo(f"Reviewed answers ({len(rows)}):" if rows else "No reviewed answers yet.")
+    for r in rows:
+        state = "retired" if r.retired_at else ("approved by " + r.approved_by if r.approved_by else "in use")
+        typer.echo(f"  #{r.id} [{state}; by {r.created_by}] {r.question!r}\n      -> {r.answer}")
+    for b in cur.list_blocked():
+        typer.echo(f"Stopped as unsafe: #{b.id} turn {b.turn_id}, passages {', '.join(b.chunk_ids)}"
+                   + (f": {b.reason}" if b.reason else ""))
+    for f in cur.list_flags():
+        typer.echo(f"Flagged passage: {f.chunk_id} ({f.action}) by {f.created_by}: {f.note}")
 
 
 @app.command()

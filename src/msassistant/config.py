@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     rate_limit: str = "120/minute"  # per client address, on the chat endpoints
     allowed_origins: Annotated[list[str], NoDecode] = ["http://127.0.0.1:8000", "http://localhost:8000"]
 
+    # the review loop: a reviewed answer is served to a question this similar (cosine of the message vectors;
+    # chosen with `msassistant eval paraphrases`, see the README) to the one reviewed
+    reviewed_similarity: float = Field(default=0.9, ge=0.5, le=1.0)
+    reviewed_needs_second_approval: bool = False  # a second reviewer approves a reviewed answer before it is served
+
     # review console (/admin)
     secret_key: SecretStr | None = None  # signs console cookies; else generated once into <data>/secret_key (0600)
     cookie_secure: bool | None = None  # None: Secure unless the console is reached on localhost/127.0.0.1

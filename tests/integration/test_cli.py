@@ -94,3 +94,32 @@ def test_vocabulary_gaps_lists_corpus_words_no_lay_name_reaches(cli_env):
     assert done.returncode == 0, done.stderr
     words = {row["word"] for row in json.loads(done.stdout)}
     assert words and "natalizumab" not in words  # a drug: its brand names reach it
+
+
+def test_chat_keeps_the_conversation_and_shows_sources_and_notices(cli_env):
+    r = subprocess.run([sys.executable, "-m", "msassistant.cli", "chat"], env=cli_env, capture_output=True, text=True,
+                       timeout=300, input="What are the side effects of fingolimod?\nand is it a pill?\n\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("you> ") == 3 and r.stdout.count("Sources:") == 2
+    assert r.stdout.count("Talk with your MS care team") == 2 and "bradycardia" in r.stdout
+    assert "session: " in r.stderr and "--session" in r.stderr
+
+
+def test_reviewed_list_reads_the_review_loop(cli_env):
+    r = run(cli_env, "reviewed", "list", "--all")
+    assert r.returncode == 0, r.stderr
+    assert "No reviewed answers yet." in r.stdout
+
+
+def test_eval_paraphrases_prints_the_threshold_table(cli_env, tmp_path):
+    cases = tmp_path / "para.jsonl"
+    rows = [("What are the side effects of azathioprine?", "serious side effects"),
+            ("azathioprine side effects?", "serious side effects"),
+            ("How often was intrathecal methotrexate given?", "every three months"),
+            ("how often do you get the methotrexate into the spine", "every three months")]
+    cases.write_text("\n".join(json.dumps({"id": f"p{i}", "turns": [q], "sources": ["x.txt"], "phrases": [p]})
+                               for i, (q, p) in enumerate(rows)), encoding="utf-8")
+    r = run(cli_env, "eval", "paraphrases", str(cases))
+    assert r.returncode == 0, r.stderr
+    assert "4 questions, 2 paraphrase pairs, 4 other pairs" in r.stdout and "| 0.90 |" in r.stdout
+    assert "MSA_REVIEWED_SIMILARITY" in r.stdout

@@ -16,7 +16,8 @@ from msassistant.store.db import downgrade, make_engine, upgrade
 from msassistant.store.models import Base, Conversation, Feedback, Review, Staff, Turn, as_utc
 from .test_postgres import db_url  # noqa: F401 - the SQLite/PostgreSQL fixture
 
-TABLES = {"conversations", "turns", "feedback", "reviews", "staff"}
+TABLES = {"conversations", "turns", "feedback", "reviews", "staff", "reviewed_answers", "blocked_answers",
+          "passage_flags"}
 NOW = datetime.now(timezone.utc)
 CITATION = {"id": 1, "source": "cochrane-azathioprine", "title": "Can Azathioprine Help Manage MS Symptoms?",
             "passage": "Azathioprine might help reduce relapses in MS.", "score": 0.61, "kind": "plain-language summary",
@@ -51,7 +52,7 @@ def test_migrations_from_empty_create_every_table(db_url):
     upgrade(engine)
     assert TABLES <= set(inspect(engine).get_table_names())
     with engine.connect() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0002"
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0003"
     engine.dispose()
 
 

@@ -178,7 +178,7 @@ def test_migrations_create_native_types(pg_url):
     assert columns["created_at"]["type"].timezone is True
     assert "JSON" in str(columns["citations"]["type"]).upper()
     with store.engine.connect() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0002"
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0003"
     store.engine.dispose()
 
 

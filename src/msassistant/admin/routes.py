@@ -230,6 +230,9 @@ def review(request: Request, user: StaffPage, logs: StoreDep, turn_id: str, verd
     if verdict not in VERDICTS:
         raise PageError(400, "Choose a verdict", "Choose approved, needs correction or unsafe, then save the review.")
     logs.add_review(turn_id, user, verdict, note.strip() or None, corrected_answer.strip() or None)
+    from .curation import after_review  # the review loop's pages import this module
+
+    after_review(logs, turn_id, user, verdict, note.strip() or None, corrected_answer.strip() or None)
     url = f"/admin/conversations/{turn.session_id}?" + urlencode({"saved": turn_id}) + f"#turn-{turn_id}"
     return RedirectResponse(url, status_code=303)
 
@@ -306,7 +309,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     env.filters["dt"] = _dt
     app.state.admin = Console(settings=settings, sessions=Sessions(load_secret(settings), settings), env=env,
                               login_limit=RateLimit(settings.admin_login_limit))
-    for router in (public, pages, api):
+    from . import curation  # the review loop's pages, beside these
+
+    for router in (public, pages, api, curation.pages, curation.api):
         app.include_router(router)
     app.add_middleware(SecurityHeaders)
 

@@ -62,6 +62,9 @@ TITLES = {
     "compose.none": "Composed nothing: no sentence of the passages answered the question",
     "follow_ups": "Suggested next questions: {questions}",
     "follow_ups.none": "No next questions suggested",
+    "review_loop.served_reviewed": "Review loop: served the clinic's reviewed answer #{id} (similarity {similarity})",
+    "review_loop.blocked_unsafe": "Review loop: this answer repeated one marked unsafe (#{id}), so the reply says the library cannot answer",
+    "review_loop.flagged_passages": "Review loop: flagged passages left out ({excluded}) or cited with the clinic's note ({annotated})",
     "other": "Step: {kind}",
     "malformed": "Step: {kind} (recorded in a form this console does not read; its fields follow)",
     "unnamed": "Step without a name",
@@ -346,7 +349,20 @@ def _follow_ups(s: dict) -> Described:
     return TITLES["follow_ups"].format(questions=_cut(" · ".join(map(str, suggested)), MAX_CHARS)), [], {"suggested"}
 
 
+def _review_loop(s: dict) -> Described:
+    action = s.get("action")
+    if action == "served_reviewed":
+        return TITLES["review_loop.served_reviewed"].format(id=s.get("reviewed_id"), similarity=s.get("similarity")), [], \
+            {"action", "reviewed_id", "similarity"}
+    if action == "blocked_unsafe":
+        return TITLES["review_loop.blocked_unsafe"].format(id=s.get("blocked_id")), [], {"action", "blocked_id"}
+    return TITLES["review_loop.flagged_passages"].format(excluded=value_text(s.get("excluded")),
+                                                          annotated=value_text(s.get("annotated"))), [], \
+        {"action", "excluded", "annotated"}
+
+
 DESCRIBERS: dict[str, Callable[[dict], Described]] = {
     "triage": _triage, "resolve": _resolve, "llm": _llm, "scope": _scope, "expand": _expand,
     "retrieve": _retrieve, "focus": _focus, "compose": _compose, "follow_ups": _follow_ups,
+    "review_loop": _review_loop,
 }

@@ -121,3 +121,33 @@ def cases(
         for o in outcomes:
             for problem in o.problems():
                 typer.echo(f"- {o.case.file} {o.case.id}: {problem} :: {o.case.turns[-1][:100]}")
+
+
+@eval_app.command("paraphrases")
+def paraphrases(
+    files: Annotated[list[Path], typer.Argument(help="JSONL conversation cases with gold sources and phrases.")],
+) -> None:
+    """How similar a question must be to a reviewed one for the reviewed answer to be served to it."""
+    from . import cases as ev
+    from . import paraphrase
+
+    try:
+        rows = ev.read_cases(files)
+    except (OSError, ValueError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1)
+    questions, pair_list = paraphrase.pairs(rows)
+    if not pair_list:
+        typer.secho("error: no single-turn cases with gold sources and phrases", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1)
+    import numpy as np
+
+    vectors = np.asarray(_embeddings().embed_documents(questions), dtype=np.float32)
+    table = paraphrase.sweep(vectors, pair_list)
+    typer.echo(f"{len(questions)} questions, {table[0]['paraphrases']} paraphrase pairs, {table[0]['others']} other pairs\n")
+    typer.echo("| threshold | paraphrases served | other questions served (false matches) |\n|---|---|---|")
+    for r in table:
+        typer.echo(f"| {r['threshold']:.2f} | {100 * r['recall']:.1f}% | {100 * r['false_matches']:.2f}% |")
+    chosen = paraphrase.choose(table)
+    typer.echo(f"\nlowest threshold with at most {100 * paraphrase.MAX_FALSE:.1f}% false matches: "
+               f"{chosen if chosen is not None else 'none'} (MSA_REVIEWED_SIMILARITY)")

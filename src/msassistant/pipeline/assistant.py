@@ -21,10 +21,11 @@ from ..schemas import ChatReply
 from ..store import LogStore
 from . import compose, render, scope
 from .conversation import Resolution, resolve
+from .curation import Match, ReviewLoop
 from .followups import FollowUps, Suggestions
 from .llm import DEFAULT, rewrite_follow_up, write_answer, writer_for
 from .retrieve import Library
-from .steps import FollowUpsStep
+from .steps import FollowUpsStep, ReviewLoopStep
 from .triage_net import Triager
 from .turn import Turn
 from .vocabulary import Vocabulary, vocabulary
@@ -48,6 +49,9 @@ class Assistant:
         self.triager = Triager(self.embeddings, emergency_number=settings.emergency_number,
                                crisis_line=settings.crisis_line, learned=settings.triage_net)
         self.llm, self.llm_unavailable = writer_for(settings, llm)
+        self.review_loop = ReviewLoop(self.logstore.curation, self.embeddings.embed_documents,
+                                      similarity=settings.reviewed_similarity,
+                                      second_approval=settings.reviewed_needs_second_approval)
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     @property
@@ -101,10 +105,16 @@ class Assistant:
         res = self._resolve(turn, history, use_llm)
         if turn.stopped:
             return
+        if not res.follow_up and self._serve_reviewed(turn):
+            return
         urgent = bool(turn.triage_level)
         verdict = scope.before_retrieval(turn.message, urgent)
+        notes: dict[str, str] = {}  # the clinic's notes on flagged passages, by chunk id
         if verdict.category is None:
             found = self.library.retrieve(res.query, cache or turn.known_vectors, prefer=res.sources)
+            found.hits, notes, flagged = self.review_loop.filter(found.hits)
+            if flagged:
+                turn.record(flagged)
             turn.query, turn.vectors, turn.hits = found.query, found.vectors, found.hits
             for step in found.steps(self.settings.retrieval_mode):
                 turn.record(step)
@@ -122,6 +132,11 @@ class Assistant:
                                               about_claims=self.library.about_claims(turn.query))
         for step in steps:
             turn.record(step)
+        blocked = self.review_loop.blocked([c.chunk_id for c in turn.composed.citations],
+                                           [sentence for sentence, _ in turn.composed.sentences])
+        if blocked is not None:  # staff marked this very answer unsafe: say the library cannot answer instead
+            turn.record(ReviewLoopStep(action="blocked_unsafe", blocked_id=blocked))
+            turn.composed = compose.Composed()
         if not turn.composed.sentences and not urgent:
             turn.category, turn.lead = "no_coverage", [scope.no_coverage_text(None), self.library.offer()]
             return
@@ -134,6 +149,26 @@ class Assistant:
             if written.step:
                 turn.record(written.step)
         render.caution(turn)
+        turn.tail += [scope.texts()["clinic_note"].format(marker=f"[{c.id}]", note=notes[c.chunk_id])
+                      for c in turn.citations if c.chunk_id in notes]
+
+    def _serve_reviewed(self, turn: Turn) -> bool:
+        """Serve the clinic's reviewed answer when the question is (close to) one staff corrected; triage has
+        run and the notices still follow."""
+        vector = turn.known_vectors.get(turn.message) or turn.known_vectors.get(turn.message.strip())
+        found = self.review_loop.match(vector, lambda: self.embeddings.embed_query(turn.message))
+        if found is None:
+            return False
+        turn.category = "answer"
+        turn.lead.append(found.lead())
+        turn.body = [found.reviewed.answer]
+        turn.shown = [c for c in compose.citations_for(self.search, list(found.reviewed.citations or []))
+                      if not self.review_loop.excluded(c.passage)]
+        for n, c in enumerate(turn.shown, start=1):
+            c.id = n
+        turn.record(ReviewLoopStep(action="served_reviewed", reviewed_id=found.reviewed.id,
+                                   similarity=round(found.similarity, 4)))
+        return True
 
     def _answers(self, question: str, cache: dict | None = None) -> list[tuple[str, str]] | None:
         """(passage id, sentence) of the answer to `question` on its own, or None when the assistant would not

@@ -285,6 +285,21 @@ def _renumber(composed: Composed) -> None:
     composed.citations = cited
 
 
+def citations_for(search: HybridSearch, chunk_ids: Sequence[str]) -> list[Citation]:
+    """Citations of indexed passages by chunk id (a passage no longer in the index is left out)."""
+    out: list[Citation] = []
+    for chunk_id in chunk_ids:
+        n = search.position.get(chunk_id)
+        if n is None:
+            continue
+        doc = search.document(n)
+        meta = doc.metadata
+        out.append(Citation(id=len(out) + 1, source=meta["source"], title=meta["title"], passage=doc.page_content,
+                            score=0.0, kind=meta["kind"], credibility=meta["credibility"], chunk_id=doc.id,
+                            promotional=bool(meta.get("promotional"))))
+    return out
+
+
 def focus(message: str, res: "Resolution", hits: list[Hit], search: HybridSearch, vocab: "Vocabulary",
           general: frozenset[str]):
     """How the answer's sentences are chosen: (passages, word weights, the focus step or None).

@@ -110,3 +110,18 @@ class ComposeStep(Step):
 class FollowUpsStep(Step):
     kind: ClassVar[str] = "follow_ups"
     suggested: list[str]
+
+
+@dataclass(frozen=True)
+class ReviewLoopStep(Step):
+    """What the clinic's reviews did to this turn: a reviewed answer served, an unsafe answer stopped, or
+    flagged passages left out or annotated."""
+
+    kind: ClassVar[str] = "review_loop"
+    optional: ClassVar[tuple[str, ...]] = ("reviewed_id", "similarity", "blocked_id", "excluded", "annotated")
+    action: str  # served_reviewed | blocked_unsafe | flagged_passages
+    reviewed_id: int | None = None
+    similarity: float | None = None
+    blocked_id: int | None = None
+    excluded: list[str] | None = None
+    annotated: list[str] | None = None

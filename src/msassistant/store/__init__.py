@@ -6,6 +6,7 @@ opens the database, upgrades its schema to the latest migration and hands each k
   turns.py    the turn log (redacted as it is written), feedback, deleting a conversation, retention
   reviews.py  the console's filters, backlog order, conversations and staff verdicts
   stats.py    the dashboard's numbers
+  curation.py reviewed answers, answers stopped as unsafe, flagged passages
   staff.py    console accounts and lockout
   models.py   the tables;  db.py  the engine and the migrations;  redact.py  personal details out
 """
@@ -17,6 +18,7 @@ from typing import Iterator
 
 from sqlalchemy.orm import sessionmaker
 
+from .curation import Curation
 from .db import make_engine, upgrade
 from .models import Review, Staff, Turn
 from .reviews import Reviews, TurnFilter, TurnRow
@@ -37,6 +39,7 @@ class LogStore:
         self.turns = TurnLog(self.engine, self.sessions)
         self.reviews = Reviews(self.sessions)
         self.staff = StaffAccounts(self.sessions)
+        self.curation = Curation(self.sessions)
 
     # ---- the assistant's side (turns.py) -----------------------------------------------------------
     def history(self, session_id: str, limit: int = 6) -> list[Turn]:
