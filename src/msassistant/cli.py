@@ -229,6 +229,41 @@ def parse_age(text: str):
     return {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
 
 
+@app.command()
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    out: Annotated[Optional[str], typer.Option("--out", help="Write to this file instead of standard output.")] = None,
+    date_from: Annotated[Optional[str], typer.Option("--from", help="First day, YYYY-MM-DD (UTC).")] = None,
+    date_to: Annotated[Optional[str], typer.Option("--to", help="Last day, YYYY-MM-DD (UTC).")] = None,
+    category: Annotated[Optional[str], typer.Option("--category", help="answer, no_coverage, out_of_scope or urgent.")] = None,
+    verdict: Annotated[Optional[str], typer.Option("--verdict", help="approved, needs_correction or unsafe.")] = None,
+    urgent: Annotated[bool, typer.Option("--urgent", help="Only turns triage flagged.")] = False,
+    negative: Annotated[bool, typer.Option("--negative", help="Only turns with a thumbs-down.")] = False,
+    unreviewed: Annotated[bool, typer.Option("--unreviewed", help="Only turns not reviewed yet.")] = False,
+    q: Annotated[Optional[str], typer.Option("--search", help="Words in the message or answer.")] = None,
+) -> None:
+    """The logged turns with the console's filters, as CSV (for a spreadsheet) or JSON lines."""
+    from .admin.export import csv_lines, jsonl_lines
+    from .admin.filters import parse_filters
+
+    if fmt not in ("csv", "jsonl"):
+        _fail("--format is csv or jsonl")
+    params = {"date_from": date_from, "date_to": date_to, "category": category, "verdict": verdict, "q": q,
+              "urgent": "1" if urgent else "", "negative": "1" if negative else "", "unreviewed": "1" if unreviewed else ""}
+    f, errors = parse_filters(params)
+    if errors:
+        _fail("; ".join(errors))
+    lines = (csv_lines if fmt == "csv" else jsonl_lines)(_logstore().iter_turns(f))
+    if out:
+        with open(out, "w", encoding="utf-8", newline="") as fh:
+            for line in lines:
+                fh.write(line)
+        typer.secho(f"wrote {out}", err=True)
+    else:
+        for line in lines:
+            sys.stdout.write(line)
+
+
 reviewed_app = typer.Typer(help="The clinic's reviewed answers (written in the review console).", no_args_is_help=True)
 app.add_typer(reviewed_app, name="reviewed")
 

@@ -453,22 +453,27 @@ def test_csv_export_with_filters(console, backlog):
     everything = client.get("/admin/api/export.csv")
     assert everything.status_code == 200 and everything.headers["content-type"].startswith("text/csv")
     assert "attachment" in everything.headers["content-disposition"]
-    rows = list(csv.DictReader(io.StringIO(everything.text)))
+    assert everything.content.startswith("\ufeff".encode())  # a byte-order mark: spreadsheets read UTF-8
+    rows = list(csv.DictReader(io.StringIO(everything.content.decode("utf-8-sig"))))
     assert len(rows) == 5
     by_id = {r["turn_id"]: r for r in rows}
     urgent = by_id[backlog["urgent"].id]
     assert (urgent["review_verdict"], urgent["reviewer"], urgent["review_note"]) == ("approved", "alice", "fine")
     assert urgent["triage_level"] == "urgent" and urgent["message"] == "I suddenly lost vision in my left eye"
     assert "002_5bd68b2e9fd4fbfd.txt#0" in urgent["citations"]
+    assert "[1] Can Azathioprine Help Manage MS Symptoms?" in urgent["citations"]  # named by title
     negative = by_id[backlog["negative"].id]
     assert (negative["feedback_down"], negative["feedback_comments"]) == ("1", "that did not answer my question")
     assert by_id[formula.id]["message"].startswith("'=HYPERLINK")  # a spreadsheet shows it, does not run it
 
-    negative_only = list(csv.DictReader(io.StringIO(client.get("/admin/api/export.csv", params={"negative": "1"}).text)))
+    def read(**params):
+        return list(csv.DictReader(io.StringIO(client.get("/admin/api/export.csv", params=params).content.decode("utf-8-sig"))))
+
+    negative_only = read(negative="1")
     assert [r["turn_id"] for r in negative_only] == [backlog["negative"].id]
-    unreviewed = list(csv.DictReader(io.StringIO(client.get("/admin/api/export.csv?unreviewed=1&category=answer").text)))
+    unreviewed = read(unreviewed="1", category="answer")
     assert {r["turn_id"] for r in unreviewed} == {backlog["negative"].id, formula.id, backlog["plain"].id}
-    empty = client.get("/admin/api/export.csv", params={"category": "out_of_scope"}).text
+    empty = client.get("/admin/api/export.csv", params={"category": "out_of_scope"}).content.decode("utf-8-sig")
     assert empty.strip().split(",")[0] == "turn_id" and len(empty.strip().splitlines()) == 1
 
 

@@ -123,3 +123,16 @@ def test_eval_paraphrases_prints_the_threshold_table(cli_env, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "4 questions, 2 paraphrase pairs, 4 other pairs" in r.stdout and "| 0.90 |" in r.stdout
     assert "MSA_REVIEWED_SIMILARITY" in r.stdout
+
+
+def test_export_writes_the_log_with_the_console_filters(cli_env, tmp_path):
+    run(cli_env, "ask", "What is siponimod used for?")
+    out = tmp_path / "turns.csv"
+    r = run(cli_env, "export", "--format", "csv", "--out", str(out), "--category", "answer")
+    assert r.returncode == 0, r.stderr
+    data = out.read_bytes()
+    assert data.startswith("\ufeff".encode()) and b"siponimod" in data
+    lines = run(cli_env, "export", "--format", "jsonl", "--category", "answer")
+    assert lines.returncode == 0 and all(json.loads(line)["category"] == "answer" for line in lines.stdout.splitlines())
+    bad = run(cli_env, "export", "--category", "nonsense")
+    assert bad.returncode == 1 and "Category: choose one of" in bad.stderr and "Traceback" not in bad.stderr

@@ -58,7 +58,8 @@ def _cell(value) -> str:
 
 def csv_row(row: TurnRow) -> list[str]:
     t, r = row.turn, row.review
-    cites = "; ".join(f"[{c.get('id')}] {c.get('source')} #{c.get('chunk_id')} ({c.get('score')})" for c in t.citations or [])
+    cites = "; ".join(f"[{c.get('id')}] {c.get('title') or c.get('source')} ({c.get('chunk_id')}, score {c.get('score')})"
+                      for c in t.citations or [])
     comments = " | ".join(fb.comment for fb in t.feedback if fb.comment) if "feedback" in t.__dict__ else ""
     values = [t.id, t.session_id, t.seq, _iso(t.created_at), t.category, t.triage_level, t.triage_rule,
               "; ".join(row.flags), t.message, t.answer, cites, t.retrieval_mode, t.embedding_model, t.latency_ms,
@@ -73,7 +74,9 @@ def download_name(ext: str) -> str:
 
 
 def csv_lines(rows: Iterable[TurnRow]) -> Iterator[str]:
-    """The CSV export, a line at a time (the header first)."""
+    """The CSV export, a line at a time (the header first), opening with a UTF-8 byte-order mark so that
+    spreadsheet programs read its accents and symbols as UTF-8."""
+    yield "\ufeff"
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
