@@ -323,12 +323,16 @@ def backlog(console):
 
 
 def test_backlog_first_and_review_recorded_with_who_and_when(console, backlog):
+    backlog = {**backlog, "crisis": add_turn(console.store, "wf-crisis-001", "I can't go on like this",
+                                             age=timedelta(days=3), category="urgent", triage_level="crisis",
+                                             triage_rule="learned:crisis", citations=[])}
     client = console.signed_in("alice")
     page = client.get("/admin/turns")
     assert page.status_code == 200
-    order = [backlog[k].id for k in ("no_coverage", "negative", "urgent", "plain")]
+    order = [backlog[k].id for k in ("crisis", "urgent", "negative", "no_coverage", "plain")]
     positions = [page.text.index(f"#turn-{turn_id}") for turn_id in order]
-    assert positions == sorted(positions), "unreviewed flagged turns first, newest first, then the rest"
+    assert positions == sorted(positions), "by severity: crisis, urgent, negative feedback, other flags, the rest"
+    assert "urgent: sudden vision loss" in page.text and "crisis (learned net)" in page.text
     assert [t["turn_id"] for t in client.get("/admin/api/turns").json()["turns"]] == order
 
     conversation = client.get(f"/admin/conversations/{backlog['urgent'].session_id}")
@@ -349,12 +353,12 @@ def test_backlog_first_and_review_recorded_with_who_and_when(console, backlog):
     assert before - timedelta(seconds=5) <= as_utc(review.created_at) <= utcnow()
 
     unreviewed = client.get("/admin/api/turns", params={"unreviewed": "1"}).json()
-    assert backlog["urgent"].id not in [t["turn_id"] for t in unreviewed["turns"]] and unreviewed["total"] == 3
+    assert backlog["urgent"].id not in [t["turn_id"] for t in unreviewed["turns"]] and unreviewed["total"] == 4
     after = [t["turn_id"] for t in client.get("/admin/api/turns").json()["turns"]]
     assert after[-1] == backlog["urgent"].id, "a reviewed turn leaves the backlog"
     assert client.get("/admin/api/turns", params={"verdict": "needs_correction"}).json()["total"] == 1
     stats = client.get("/admin/api/stats").json()
-    assert stats["backlog"] == {"unreviewed": 3, "flagged_unreviewed": 2}
+    assert stats["backlog"] == {"unreviewed": 4, "flagged_unreviewed": 3}
     assert stats["verdicts"]["needs_correction"] == 1
 
 

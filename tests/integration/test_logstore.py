@@ -106,7 +106,7 @@ def test_a_turn_keeps_everything_the_console_shows(store):
     assert got.steps == [{"step": "triage", "level": None, "rule": None}]
     assert [(f.rating, f.comment) for f in got.feedback] == [("down", "too vague")]
     assert abs(as_utc(got.created_at) - NOW) < timedelta(seconds=1)
-    assert row.flags == ["urgent (urgent)", "negative feedback", "LLM fallback"]
+    assert row.flags == ["urgent: sudden vision loss", "negative feedback", "LLM fallback"]  # named by its rule
 
 
 def test_personal_details_never_reach_the_database(store):
@@ -276,7 +276,8 @@ def test_backlog_first_then_filters(store):
     rows, total = store.list_turns(TurnFilter())
     assert total == 7
     order = [r.turn.id for r in rows]
-    assert order == [no_cov.id, fallback.id, negative.id, urgent.id, plain_new.id, plain_old.id, reviewed_flagged.id]
+    # by severity: emergency, then negative feedback, then the other flags (newest first), then the rest
+    assert order == [urgent.id, negative.id, no_cov.id, fallback.id, plain_new.id, plain_old.id, reviewed_flagged.id]
     assert rows[-1].reviewed and not rows[0].reviewed
 
     def ids(**kw):

@@ -69,11 +69,21 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def triage_flag(level: str | None, rule: str | None) -> str:
+    """A triage flag named by its rule: "urgent: vision loss or double vision", "crisis (learned net)"."""
+    level = level or "urgent"
+    if not rule:
+        return level
+    if rule.startswith("learned:"):
+        return f"{level} (learned net)"
+    return f"{level}: {' '.join(rule.replace('_', ' ').replace('-', ' ').split())}"
+
+
 def flags_of(turn: Turn, negative: int) -> list[str]:
     """Why a turn needs a look, in words."""
     out = []
     if turn.category == "urgent" or turn.triage_level:
-        out.append(f"urgent ({turn.triage_level})" if turn.triage_level else "urgent")
+        out.append(triage_flag(turn.triage_level, turn.triage_rule))
     if negative:
         out.append("negative feedback")
     if turn.llm_fallback:
@@ -110,9 +120,15 @@ def _where(f: TurnFilter) -> list:
 
 
 def _ordered(f: TurnFilter):
-    """Backlog first: unreviewed flagged turns, then unreviewed ones, then the reviewed; newest first within."""
-    reviewed = reviewed_exists()
-    priority = case((and_(not_(reviewed), flagged()), 0), (not_(reviewed), 1), else_=2)
+    """The backlog by severity, as a nurse works it: unreviewed emergency and crisis turns, then urgent ones,
+    then negative feedback, then the other flagged ones, then the rest unreviewed; the reviewed last; newest
+    first within each."""
+    unreviewed = not_(reviewed_exists())
+    severe = Turn.triage_level.in_(("emergency", "crisis"))
+    urgent = or_(Turn.category == "urgent", Turn.triage_level.is_not(None))
+    priority = case((and_(unreviewed, severe), 0), (and_(unreviewed, urgent), 1),
+                    (and_(unreviewed, negative_exists()), 2), (and_(unreviewed, flagged()), 3), (unreviewed, 4),
+                    else_=5)
     return select(Turn).where(*_where(f)).order_by(priority, Turn.created_at.desc(), Turn.id)
 
 
