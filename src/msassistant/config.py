@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     reviewed_needs_second_approval: bool = False  # a second reviewer approves a reviewed answer before it is served
 
     # review console (/admin)
+    clinic_timezone: str = "UTC"  # the clinic's "today" in the console (an IANA name: Europe/London, America/Toronto)
     secret_key: SecretStr | None = None  # signs console cookies; else generated once into <data>/secret_key (0600)
     cookie_secure: bool | None = None  # None: Secure unless the console is reached on localhost/127.0.0.1
     admin_session_hours: float = 8.0
@@ -85,6 +86,17 @@ class Settings(BaseSettings):
     def _split_origins(cls, value):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("clinic_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone name such as Europe/London or America/Toronto")
         return value
 
     @field_validator("torch_threads", mode="before")

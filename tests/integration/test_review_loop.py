@@ -116,3 +116,24 @@ def test_flag_and_review_forms_need_their_csrf_token(console):
                    data={"csrf_token": "wrong", "citation": 1, "action": "exclude", "note": "x"})
     assert r.status_code == 403
     assert api.post("/admin/reviewed/1/retire", follow_redirects=False).status_code in (303, 401, 403)
+
+
+def test_todays_urgent_view_counts_today_in_the_clinic_time_zone(console):
+    from datetime import datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from .test_admin import add_turn
+
+    zone = ZoneInfo(console.settings.clinic_timezone)
+    local_midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    age_before = datetime.now(timezone.utc) - local_midnight.astimezone(timezone.utc) + timedelta(minutes=5)
+    today = add_turn(console.store, "today-urgent-1", "my face dropped on one side", category="urgent",
+                     triage_level="emergency", triage_rule="stroke_signs", age=timedelta(seconds=1))
+    add_turn(console.store, "today-urgent-2", "old vision loss", category="urgent", triage_level="urgent",
+             triage_rule="sudden_vision_loss", age=age_before)
+    add_turn(console.store, "today-plain-1", "what is MS?", age=timedelta(seconds=1))
+    page = console.signed_in("erin").get("/admin/urgent-today")
+    assert page.status_code == 200
+    assert today.session_id in page.text and "emergency: stroke signs" in page.text
+    assert "today-urgent-2" not in page.text and "today-plain-1" not in page.text
+    assert "1 turn with a red flag" in " ".join(page.text.split()) and console.settings.clinic_timezone in page.text

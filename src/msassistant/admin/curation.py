@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..api.deps import SettingsDep, StoreDep
-from ..store import LogStore
+from ..store import LogStore, TurnFilter
 from ..store.models import FLAG_ACTIONS
 from .routes import PageError, StaffPage, check_csrf, render, require_api, require_page
 
@@ -30,6 +30,19 @@ def after_review(logs: LogStore, turn_id: str, user: str, verdict: str, note: st
         logs.curation.block(turn_id, user, note)
     if corrected:
         logs.curation.add_reviewed(turn_id, corrected, user)
+
+
+@pages.get("/urgent-today")
+def urgent_today(request: Request, user: StaffPage, logs: StoreDep, settings: SettingsDep) -> HTMLResponse:
+    """Today's urgent, emergency and crisis turns, "today" in the clinic's time zone, most severe first."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(settings.clinic_timezone)
+    midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows, total = logs.list_turns(TurnFilter(urgent=True, since=midnight.astimezone(timezone.utc)), limit=500)
+    return render(request, "urgent_today.html", nav="today", rows=rows, total=total, zone=settings.clinic_timezone,
+                  day=midnight)
 
 
 @pages.get("/reviewed")

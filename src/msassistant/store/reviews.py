@@ -26,6 +26,7 @@ class TurnFilter:
     verdict: str | None = None  # the latest review's verdict
     q: str | None = None  # words in the message or the answer
     session_id: str | None = None
+    since: datetime | None = None  # created at or after this moment (the clinic's "today")
 
 
 @dataclass
@@ -116,6 +117,8 @@ def _where(f: TurnFilter) -> list:
         cond.append(or_(Turn.message.ilike(pattern, escape="\\"), Turn.answer.ilike(pattern, escape="\\")))
     if f.session_id:
         cond.append(Turn.session_id == f.session_id)
+    if f.since:
+        cond.append(Turn.created_at >= f.since)
     return cond
 
 
