@@ -345,6 +345,7 @@ def test_backlog_first_and_review_recorded_with_who_and_when(console, backlog):
     assert response.headers["location"].endswith(f"#turn-{backlog['urgent'].id}")
     shown = client.get(response.headers["location"])
     assert "Review saved." in shown.text and "Needs correction" in shown.text and "alice" in shown.text
+    assert f'#turn-{backlog["crisis"].id}">Next flagged turn</a>' in shown.text  # the most severe one waiting
     assert "Sudden loss of vision needs a same-day assessment." in shown.text
 
     [row] = console.store.conversation(backlog["urgent"].session_id)

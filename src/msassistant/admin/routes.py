@@ -217,8 +217,10 @@ def conversation_page(request: Request, user: StaffPage, logs: StoreDep, session
         raise PageError(404, "Not found", "There is no conversation with this id. It may have been deleted by the "
                                           "person who had it, or removed by the retention policy.")
     steps = {row.turn.id: TurnSteps.of(row.turn.steps) for row in rows}
+    waiting = logs.list_turns(TurnFilter(unreviewed=True, flagged=True), limit=1)[0] if saved else []
     return render(request, "conversation.html", nav="turns", rows=rows, session_id=session_id, steps=steps,
-                  saved=saved, verdicts=VERDICTS, started=as_utc(rows[0].turn.created_at))
+                  saved=saved, verdicts=VERDICTS, started=as_utc(rows[0].turn.created_at),
+                  next_turn=waiting[0].turn if waiting else None)
 
 
 @pages.post("/turns/{turn_id}/review", dependencies=[Depends(check_csrf)])
