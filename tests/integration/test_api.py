@@ -121,6 +121,7 @@ def test_the_apps_rate_limit_comes_from_its_settings(assistant, tmp_path, client
         replies = [limited.post("/api/chat", json={"message": "What is MS?"}) for _ in range(3)]
     assert [r.status_code for r in replies] == [200, 200, 429]
     assert replies[-1].json() == {"error": "Rate limit exceeded: 2 per 1 minute"}
+    assert 1 <= int(replies[-1].headers["Retry-After"]) <= 60  # seconds until the window resets
     assert client.post("/api/chat", json={"message": "What is MS?"}).status_code == 200  # each app counts its own
 
 

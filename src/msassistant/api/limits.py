@@ -19,8 +19,9 @@ from starlette.exceptions import HTTPException
 class TooManyRequests(HTTPException):
     """A client went over a limit; `detail` names the limit, e.g. "120 per 1 minute"."""
 
-    def __init__(self, limit: str):
+    def __init__(self, limit: str, retry_after: int = 60):
         super().__init__(status_code=429, detail=limit)
+        self.retry_after = max(1, int(retry_after))
 
 
 class RateLimit:
@@ -35,8 +36,13 @@ class RateLimit:
         key = get_remote_address(request)
         for item in self.items:
             if not self._counter.hit(item, key, endpoint):
-                raise TooManyRequests(str(item))
+                import math
+                import time
+
+                reset = self._counter.get_window_stats(item, key, endpoint).reset_time
+                raise TooManyRequests(str(item), retry_after=math.ceil(reset - time.time()))
 
 
 def too_many_requests(request: Request, exc: TooManyRequests) -> JSONResponse:
-    return JSONResponse({"error": f"Rate limit exceeded: {exc.detail}"}, status_code=429)
+    return JSONResponse({"error": f"Rate limit exceeded: {exc.detail}"}, status_code=429,
+                        headers={"Retry-After": str(exc.retry_after)})
