@@ -83,3 +83,40 @@ def test_empty_index_is_a_clear_error(fresh_assistant, tmp_path):
 def test_short_collection_name_rejected(fresh_assistant):
     with pytest.raises(ValueError, match="3 or more"):
         fresh_assistant(collection="ms")
+
+
+def test_a_running_server_follows_an_ingest_made_elsewhere(fresh_assistant, corpus_copy, embeddings, monkeypatch):
+    """Another process ingests (as `msassistant ingest` does: sync, then save the search snapshot); the running
+    assistant notices the new generation and switches to it without a restart; health reports it."""
+    from fastapi.testclient import TestClient
+
+    from msassistant.api.app import create_app
+    from msassistant.index.search import HybridSearch
+    from msassistant.index.store import Index, sync_corpus
+
+    bot = fresh_assistant(corpus_dir=corpus_copy)
+    bot.ensure_index()
+    with TestClient(create_app(bot.settings, bot)) as client:
+        before = client.get("/api/health").json()["generation"]
+        assert before and client.post("/api/chat", json={"message": "Do cooling vests help with heat?"}).status_code == 200
+
+        (corpus_copy / "005_new.txt").write_text("Cooling vests help some people with heat-sensitive MS symptoms.",
+                                                 encoding="utf-8")
+        elsewhere = Index(bot.settings, embeddings, embeddings.label)  # the ingest command's own index object
+        assert sync_corpus(bot.settings, elsewhere).added == ["005_new.txt"]
+        HybridSearch.prepare(elsewhere)
+        import time
+
+        from msassistant.pipeline import retrieve
+
+        monkeypatch.setattr(retrieve, "FOLLOW_EVERY", 0.0)  # check at the next request, not after 5 s
+        assert client.post("/api/chat", json={"message": "What is MS?"}).status_code == 200  # served meanwhile
+        deadline = time.monotonic() + 30
+        while client.get("/api/health").json()["generation"] == before and time.monotonic() < deadline:
+            time.sleep(0.1)  # the new search loads in the background
+
+        after = client.get("/api/health").json()
+        assert after["generation"] != before and after["documents"] == 6
+        reply = client.post("/api/chat", json={"message": "Do cooling vests help with heat?"}).json()
+        assert any(c["source"] == "005_new.txt" for c in reply["citations"])
+        assert not bot.library.follow(wait=True)  # nothing newer: no switch

@@ -207,6 +207,7 @@ class Assistant:
         self._triage(turn)
         if turn.urgent:
             yield delta(turn.urgent)  # before anything is looked up
+        self.library.follow(on_switch=self.suggestions.reset)  # a newer index from an ingest elsewhere
         history = _history(self.logstore, session_id)
         session_id = session_id or uuid.uuid4().hex
         self._decide(turn, history)

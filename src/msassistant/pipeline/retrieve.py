@@ -7,7 +7,9 @@ ingest changes the index). `Library.retrieve` is the stage: a question in, a `Re
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -20,7 +22,10 @@ from .scope import strip_directives, texts as scope_texts
 from .steps import ExpandStep, RetrieveStep
 from .vocabulary import Drug, Expansion, Vocabulary
 
+log = logging.getLogger(__name__)
+
 MAX_TERM_VECTORS = 4096
+FOLLOW_EVERY = 5.0  # seconds between checks for a newer index generation
 # A promotional passage keeps its rank only over passages this much less relevant (fused score ratio); any
 # guide or research passage closer to it than that comes first, unless the question is about its claims.
 SIMILAR_RELEVANCE = 0.9
@@ -95,6 +100,8 @@ class Library:
         self._lock = threading.Lock()
         self._term_vectors: dict[str, list[float]] = {}
         self._offer: tuple[HybridSearch, str] | None = None
+        self._followed = time.monotonic()
+        self._following = threading.Lock()
 
     # ---- the index and its search ------------------------------------------------------------------
     def refresh(self, progress: bool = False) -> IngestReport:
@@ -103,6 +110,43 @@ class Library:
         if report.changed or self._search is None:
             self._search = HybridSearch(self.index, progress=progress)
         return report
+
+    def follow(self, wait: bool = False, on_switch=None) -> bool:
+        """Switch to a newer index generation when another process (an ingest, a replica's sync into a shared
+        Chroma) made one. Checked at most every FOLLOW_EVERY seconds; the new search loads in the background
+        while requests go on with the old one, then replaces it in one step (`wait`: load it here instead).
+        `on_switch` is called after a switch. True when a switch started (or, with `wait`, happened)."""
+        now = time.monotonic()
+        current = self._search
+        if current is None or (not wait and now - self._followed < FOLLOW_EVERY) or self._following.locked():
+            return False
+        self._followed = now
+        try:
+            generation = self.index.generation(assign=False)
+        except Exception:  # the index cannot be read just now: keep serving what is loaded
+            log.warning("could not read the index generation; serving the loaded one", exc_info=True)
+            return False
+        if not generation or generation == current.generation:
+            return False
+
+        def load() -> None:
+            with self._following:
+                try:
+                    fresh = HybridSearch(self.index)
+                except Exception:
+                    log.exception("could not load index generation %s; still serving %s", generation, current.generation)
+                    return
+                if self._search is current:
+                    self._search = fresh
+                    if on_switch:
+                        on_switch()
+                    log.info("now serving index generation %s", fresh.generation)
+
+        if wait:
+            load()
+        else:
+            threading.Thread(target=load, name="msa-follow-index", daemon=True).start()
+        return True
 
     @property
     def search(self) -> HybridSearch:
@@ -130,6 +174,7 @@ class Library:
             chunks = self.index.count()
             docs = len(self.index.document_hashes()) if chunks else 0
         return {"status": "ok" if chunks else "empty_index", "documents": docs, "chunks": chunks,
+                "generation": search.generation if search is not None else self.index.generation(assign=False),
                 "embedding_model": self.embeddings.label, "retrieval_mode": self.settings.retrieval_mode}
 
     def covered(self, drug: Drug) -> bool:
