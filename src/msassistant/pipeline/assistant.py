@@ -21,7 +21,7 @@ from ..schemas import ChatReply
 from ..store import LogStore
 from . import compose, render, scope
 from .conversation import Resolution, resolve
-from .curation import Match, ReviewLoop
+from .curation import ReviewLoop
 from .followups import FollowUps, Suggestions
 from .llm import DEFAULT, rewrite_follow_up, write_answer, writer_for
 from .retrieve import Library
@@ -105,8 +105,8 @@ class Assistant:
         res = self._resolve(turn, history, use_llm)
         if turn.stopped:
             return
-        if not res.follow_up and self._serve_reviewed(turn):
-            return
+        if not res.follow_up and self.review_loop.serve(turn, self.embeddings.embed_query, self.search):
+            return  # the clinic's reviewed answer; triage has run and the notices still follow
         urgent = bool(turn.triage_level)
         verdict = scope.before_retrieval(turn.message, urgent)
         notes: dict[str, str] = {}  # the clinic's notes on flagged passages, by chunk id
@@ -151,24 +151,6 @@ class Assistant:
         render.caution(turn)
         turn.tail += [scope.texts()["clinic_note"].format(marker=f"[{c.id}]", note=notes[c.chunk_id])
                       for c in turn.citations if c.chunk_id in notes]
-
-    def _serve_reviewed(self, turn: Turn) -> bool:
-        """Serve the clinic's reviewed answer when the question is (close to) one staff corrected; triage has
-        run and the notices still follow."""
-        vector = turn.known_vectors.get(turn.message) or turn.known_vectors.get(turn.message.strip())
-        found = self.review_loop.match(vector, lambda: self.embeddings.embed_query(turn.message))
-        if found is None:
-            return False
-        turn.category = "answer"
-        turn.lead.append(found.lead())
-        turn.body = [found.reviewed.answer]
-        turn.shown = [c for c in compose.citations_for(self.search, list(found.reviewed.citations or []))
-                      if not self.review_loop.excluded(c.passage)]
-        for n, c in enumerate(turn.shown, start=1):
-            c.id = n
-        turn.record(ReviewLoopStep(action="served_reviewed", reviewed_id=found.reviewed.id,
-                                   similarity=round(found.similarity, 4)))
-        return True
 
     def _answers(self, question: str, cache: dict | None = None) -> list[tuple[str, str]] | None:
         """(passage id, sentence) of the answer to `question` on its own, or None when the assistant would not

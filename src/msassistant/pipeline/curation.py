@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from ..index.search import Hit
 from ..store.curation import Curation, Snapshot, passage_sha
 from ..store.models import ReviewedAnswer, as_utc
 from .steps import ReviewLoopStep
+
+if TYPE_CHECKING:
+    from .turn import Turn
 
 RECHECK = 1.0  # seconds between fingerprint checks
 
@@ -88,6 +91,25 @@ class ReviewLoop:
         sims = state.vectors @ (q / (np.linalg.norm(q) + 1e-12))
         best = int(np.argmax(sims))
         return Match(state.servable[best], float(sims[best])) if sims[best] >= self.similarity else None
+
+    def serve(self, turn: "Turn", embed_query: Callable[[str], Sequence[float]], search) -> bool:
+        """Give `turn` the clinic's reviewed answer when its question is (close to) one staff corrected: the
+        reviewed lead, the answer, and the passages it rests on (less any flagged since). False when none."""
+        from .compose import citations_for
+
+        vector = turn.known_vectors.get(turn.message) or turn.known_vectors.get(turn.message.strip())
+        found = self.match(vector, lambda: embed_query(turn.message))
+        if found is None:
+            return False
+        turn.category = "answer"
+        turn.lead.append(found.lead())
+        turn.body = [found.reviewed.answer]
+        turn.shown = [c for c in citations_for(search, list(found.reviewed.citations or [])) if not self.excluded(c.passage)]
+        for n, c in enumerate(turn.shown, start=1):
+            c.id = n
+        turn.record(ReviewLoopStep(action="served_reviewed", reviewed_id=found.reviewed.id,
+                                   similarity=round(found.similarity, 4)))
+        return True
 
     def filter(self, hits: list[Hit]) -> tuple[list[Hit], dict[str, str], ReviewLoopStep | None]:
         """Hits without the passages flagged `exclude`, and the clinic's notes on those flagged `annotate`."""
