@@ -334,8 +334,26 @@ app.add_typer(triage_app, name="triage")
 app.add_typer(eval_app, name="eval")
 
 
-def main() -> None:  # pragma: no cover
-    app()
+def settings_problem(exc) -> str:
+    """A bad MSA_* setting in one line per field: "MSA_RETRIEVAL_MODE=bogus: Input should be ..."."""
+    parts = []
+    for e in exc.errors():
+        name = "MSA_" + "_".join(str(x) for x in e.get("loc", ())).upper()
+        parts.append(f"{name}={e.get('input')!r}: {e.get('msg', '').removeprefix('Value error, ')}")
+    return "bad setting: " + "; ".join(parts)
+
+
+def main() -> None:
+    """The `msassistant` command: a bad setting is one clear line, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        app(standalone_mode=True)
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        typer.secho(f"error: {settings_problem(exc)}", fg=typer.colors.RED, err=True)
+        raise SystemExit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover

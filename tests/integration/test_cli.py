@@ -136,3 +136,10 @@ def test_export_writes_the_log_with_the_console_filters(cli_env, tmp_path):
     assert lines.returncode == 0 and all(json.loads(line)["category"] == "answer" for line in lines.stdout.splitlines())
     bad = run(cli_env, "export", "--category", "nonsense")
     assert bad.returncode == 1 and "Category: choose one of" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_bad_setting_is_one_clear_line(cli_env):
+    r = run({**cli_env, "MSA_RETRIEVAL_MODE": "bogus"}, "ask", "What is MS?")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "error: bad setting: MSA_RETRIEVAL_MODE='bogus': Input should be 'hybrid', 'dense' or 'bm25'"]
