@@ -137,3 +137,37 @@ def test_todays_urgent_view_counts_today_in_the_clinic_time_zone(console):
     assert today.session_id in page.text and "emergency: stroke signs" in page.text
     assert "today-urgent-2" not in page.text and "today-plain-1" not in page.text
     assert "1 turn with a red flag" in " ".join(page.text.split()) and console.settings.clinic_timezone in page.text
+
+
+def test_a_second_reviewer_must_approve_when_the_clinic_requires_it(db_url, assistant, tmp_path):  # noqa: F811
+    from conftest import make_settings
+    from msassistant.api.app import create_app
+    from msassistant.pipeline.assistant import Assistant
+    from msassistant.store import LogStore
+
+    from .test_admin import Console
+
+    settings = make_settings(tmp_path, database_url=db_url, reviewed_needs_second_approval=True)
+    store = LogStore(db_url)
+    bot = Assistant(settings, embeddings=assistant.embeddings, index=assistant.index, logstore=store, llm=None)
+    clinic = Console(create_app(settings, bot), store, settings, tmp_path)
+    try:
+        api, author, second = clinic.client(), clinic.signed_in("frank"), clinic.signed_in("grace")
+        first = ask(api, "What are the side effects of azathioprine?")
+        review(author, first, verdict="needs_correction", corrected_answer=CORRECTED)
+        assert CORRECTED not in ask(api, "What are the side effects of azathioprine?")["answer"]  # not yet approved
+
+        [row] = author.get("/admin/api/reviewed").json()["reviewed"]
+        own = author.get("/admin/reviewed")
+        assert "waiting for a second reviewer" in own.text
+        refused = author.post(f"/admin/reviewed/{row['id']}/approve", data={"csrf_token": csrf_of(own.text)})
+        assert refused.status_code == 400  # not the author's own
+        page = second.get("/admin/reviewed")
+        ok = second.post(f"/admin/reviewed/{row['id']}/approve", data={"csrf_token": csrf_of(page.text)},
+                         follow_redirects=False)
+        assert ok.status_code == 303
+        served = ask(api, "What are the side effects of azathioprine?")
+        assert CORRECTED in served["answer"] and "Reviewed by the clinic team on" in served["answer"]
+        assert_safe(served)
+    finally:
+        store.engine.dispose()
