@@ -69,7 +69,7 @@ class Settings(BaseSettings):
 
     # the review loop: a reviewed answer is served to a question this similar (cosine of the message vectors;
     # chosen with `msassistant eval paraphrases`, see the README) to the one reviewed
-    reviewed_similarity: float = Field(default=0.9, ge=0.5, le=1.0)
+    reviewed_similarity: float = Field(default=0.8, ge=0.5, le=1.0)
     reviewed_needs_second_approval: bool = False  # a second reviewer approves a reviewed answer before it is served
 
     # review console (/admin)

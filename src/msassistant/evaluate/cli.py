@@ -142,7 +142,11 @@ def paraphrases(
         raise typer.Exit(code=1)
     import numpy as np
 
-    vectors = np.asarray(_embeddings().embed_documents(questions), dtype=np.float32)
+    from ..pipeline.curation import comparable
+    from ..pipeline.vocabulary import vocabulary
+
+    vocab = vocabulary()
+    vectors = np.asarray(_embeddings().embed_documents([comparable(q, vocab) for q in questions]), dtype=np.float32)
     table = paraphrase.sweep(vectors, pair_list)
     typer.echo(f"{len(questions)} questions, {table[0]['paraphrases']} paraphrase pairs, {table[0]['others']} other pairs\n")
     typer.echo("| threshold | paraphrases served | other questions served (false matches) |\n|---|---|---|")

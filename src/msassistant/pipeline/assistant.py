@@ -51,7 +51,7 @@ class Assistant:
         self.llm, self.llm_unavailable = writer_for(settings, llm)
         self.review_loop = ReviewLoop(self.logstore.curation, self.embeddings.embed_documents,
                                       similarity=settings.reviewed_similarity,
-                                      second_approval=settings.reviewed_needs_second_approval)
+                                      second_approval=settings.reviewed_needs_second_approval, vocab=self.vocab)
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     @property

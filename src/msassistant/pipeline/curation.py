@@ -27,6 +27,12 @@ if TYPE_CHECKING:
 RECHECK = 1.0  # seconds between fingerprint checks
 
 
+def comparable(question: str, vocab) -> str:
+    """A question as the review loop compares it: misspellings corrected, lay words expanded, so that "Imuran
+    side efects" and "azathioprine side effects" meet."""
+    return vocab.expand(vocab.correct(question)).query
+
+
 @dataclass
 class State:
     snapshot: Snapshot
@@ -47,8 +53,8 @@ class Match:
 
 class ReviewLoop:
     def __init__(self, curation: Curation, embed: Callable[[list[str]], list[list[float]]], *,
-                 similarity: float, second_approval: bool):
-        self.curation, self.embed = curation, embed
+                 similarity: float, second_approval: bool, vocab=None):
+        self.curation, self.embed, self.vocab = curation, embed, vocab
         self.similarity, self.second_approval = similarity, second_approval
         self._state: State | None = None
         self._fingerprint: tuple | None = None
@@ -71,10 +77,13 @@ class ReviewLoop:
         servable = [r for r in snap.reviewed if r.approved_by or not self.second_approval]
         vectors = np.zeros((0, 0), dtype=np.float32)
         if servable:
-            vectors = np.asarray(self.embed([r.question for r in servable]), dtype=np.float32)
+            vectors = np.asarray(self.embed([self._comparable(r.question) for r in servable]), dtype=np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
         flags = {f.passage_sha: (f.action, f.note) for f in reversed(snap.flags)}  # the newest flag wins
         return State(snap, vectors, servable, flags)
+
+    def _comparable(self, question: str) -> str:
+        return comparable(question, self.vocab) if self.vocab is not None else question
 
     # ---- the three effects ---------------------------------------------------------------------------------
     def match(self, vector: Sequence[float] | None, embed: Callable[[], Sequence[float]] | None = None) -> Match | None:
@@ -97,8 +106,8 @@ class ReviewLoop:
         reviewed lead, the answer, and the passages it rests on (less any flagged since). False when none."""
         from .compose import citations_for
 
-        vector = turn.known_vectors.get(turn.message) or turn.known_vectors.get(turn.message.strip())
-        found = self.match(vector, lambda: embed_query(turn.message))
+        text = self._comparable(turn.message)
+        found = self.match(turn.known_vectors.get(text), lambda: embed_query(text))
         if found is None:
             return False
         turn.category = "answer"
