@@ -40,8 +40,6 @@ def ingest(quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progres
         HybridSearch.prepare(index, progress=not quiet)  # the search snapshot a server loads at start-up
     except (EmbeddingModelError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
-    for problem in report.skipped:
-        typer.secho(f"skipped {problem}", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"ingest: {report.summary()} ({index.count()} chunks in the index)")
 
 

@@ -143,3 +143,15 @@ def test_a_bad_setting_is_one_clear_line(cli_env):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines() == [
         "error: bad setting: MSA_RETRIEVAL_MODE='bogus': Input should be 'hybrid', 'dense' or 'bm25'"]
+
+
+def test_a_skipped_corpus_file_is_warned_about_once(cli_env, tmp_path):
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    (corpus / "009_bad.txt").write_bytes(b"bad \xff byte")
+    r = run({**cli_env, "MSA_HOME": str(tmp_path / "home"), "MSA_CORPUS_DIR": str(corpus)}, "ingest", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("009_bad.txt") == 1 and "not valid UTF-8" in r.stderr
+    assert "1 skipped" in r.stdout
