@@ -60,6 +60,8 @@ class Safety(BaseModel):
     urgent: str | None
     care_team: str
     red_flags: str
+    # the same two notices in at most two lines, for a phone after the first reply (the full text opens from it)
+    compact: str = ""
 
 
 class ChatReply(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -257,3 +258,26 @@ def test_data_attributes_configure_the_widget(new_page, base_url):
     assert page.evaluate("document.activeElement === document.body"), "opening on load must not steal focus"
     reply = ask(page, SIDE_EFFECTS)
     assert reply["citations"]
+
+
+def test_notices_in_full_first_then_compact_and_full_again_when_urgent(page):
+    open_panel(page)
+    first = ask(page, SIDE_EFFECTS)
+    replies = page.locator("[role=log] > .msa-bot")
+    expect(replies.nth(0).locator(".msa-notice")).not_to_have_class(re.compile("msa-notice-compact"))
+    second = ask(page, "Do they cause flu-like symptoms?")
+    compact = replies.nth(1).locator(".msa-notice-compact")
+    expect(compact).to_be_visible()
+    summary = compact.locator("summary")
+    expect(summary).to_have_text(second["safety"]["compact"])
+    assert "care team" in second["safety"]["compact"] and "get help" in second["safety"]["compact"]
+    full = compact.locator("p").first
+    expect(full).to_be_hidden()
+    summary.click()  # the full text opens in place
+    expect(full).to_have_text(second["safety"]["care_team"])
+    line = summary.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)")
+    assert summary.bounding_box()["height"] <= 2 * line + 1, "the compact notice takes two lines at most"
+    third = ask(page, URGENT)
+    assert third["category"] == "urgent"
+    expect(replies.nth(2).locator(".msa-notice")).not_to_have_class(re.compile("msa-notice-compact"))
+    assert first["safety"]["care_team"] == second["safety"]["care_team"]  # the API keeps the full text

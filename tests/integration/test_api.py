@@ -20,7 +20,8 @@ def check_contract(body: dict) -> None:
     assert body["category"] in {"answer", "no_coverage", "out_of_scope", "urgent"}
     assert isinstance(body["session_id"], str) and isinstance(body["turn_id"], str)
     safety = body["safety"]
-    assert set(safety) == {"urgent", "care_team", "red_flags"}
+    assert set(safety) == {"urgent", "care_team", "red_flags", "compact"}
+    assert safety["compact"] and safety["compact"] not in body["answer"]  # the widget's short form, not the answer
     assert safety["care_team"] in body["answer"] and safety["red_flags"] in body["answer"]
     assert body["answer"].rstrip().endswith(safety["red_flags"])
     for c in body["citations"]:

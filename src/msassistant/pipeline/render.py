@@ -19,11 +19,13 @@ from .turn import Turn
 class Notices:
     care_team: str
     red_flags: str
+    compact: str = ""
 
 
 def notices(settings: Settings) -> Notices:
     t = rule("notices")
-    return Notices(care_team=t["care_team"], red_flags=t["red_flags"].format(emergency_number=settings.emergency_number))
+    return Notices(care_team=t["care_team"], red_flags=t["red_flags"].format(emergency_number=settings.emergency_number),
+                   compact=t["compact"])
 
 
 def promotional_caution(citation_ids: list[int]) -> str:
@@ -58,6 +60,6 @@ def reply(turn: Turn, n: Notices, *, session_id: str, turn_id: str, answer: str,
     return ChatReply(
         session_id=session_id, turn_id=turn_id, category=turn.category, answer=answer,
         citations=[c.public() for c in turn.citations],
-        safety={"urgent": turn.urgent, "care_team": n.care_team, "red_flags": n.red_flags},
+        safety={"urgent": turn.urgent, "care_team": n.care_team, "red_flags": n.red_flags, "compact": n.compact},
         follow_ups=follow_ups,
     )

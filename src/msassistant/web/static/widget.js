@@ -263,7 +263,7 @@
     const sources = renderSources(reply.citations || []);
     msg.append(renderBody(bodyText(reply), sources.open));
     if (sources.node) msg.append(sources.node);
-    msg.append(renderNotices(safety));
+    msg.append(renderNotices(safety, urgent || isFirstReply(turn)));
     if (reply.follow_ups && reply.follow_ups.length) msg.append(renderFollowUps(reply.follow_ups));
     if (reply.turn_id) msg.append(renderFeedback(turn));
     return msg;
@@ -347,8 +347,22 @@
     return { node: node, open: open };
   }
 
-  // The care-team notice and red-flag guidance, always visible under every reply.
-  function renderNotices(safety) {
+  function isFirstReply(turn) {
+    return state.turns.filter((t) => t.role !== "user").indexOf(turn) <= 0;
+  }
+
+  // The care-team notice and red-flag guidance under every reply: in full on the first reply of a conversation
+  // and on every urgent one; after that in a compact form of two lines that says both things and opens the
+  // full text in place.
+  function renderNotices(safety, full) {
+    if (!full && safety.compact) {
+      return el("div", { class: "msa-notice msa-notice-compact", role: "note", "aria-label": "Safety information" }, [
+        el("details", {}, [
+          el("summary", { class: "msa-notice-summary", text: safety.compact }),
+          ...[safety.care_team, safety.red_flags].filter(Boolean).map((text) => el("p", { text: text })),
+        ]),
+      ]);
+    }
     const box = el("div", { class: "msa-notice", role: "note", "aria-label": "Safety information" });
     box.append(el("p", { class: "msa-notice-title", text: "Important" }));
     if (safety.care_team) box.append(el("p", { text: safety.care_team }));
