@@ -83,6 +83,14 @@ class Composed:
         return out
 
 
+def citation(number: int, doc, score: float = 0.0) -> Citation:
+    """The citation of an indexed passage (a LangChain Document with the index's metadata)."""
+    meta = doc.metadata
+    return Citation(id=number, source=meta["source"], title=meta["title"], passage=doc.page_content, score=score,
+                    kind=meta["kind"], credibility=meta["credibility"], chunk_id=doc.id,
+                    promotional=bool(meta.get("promotional")))
+
+
 def _score(tokens: frozenset[str], weights: dict[str, float], total: float) -> float:
     if not total:
         return 0.0
@@ -195,10 +203,8 @@ def _assemble(hits: list[Hit], candidates: list, picks: dict[int, list[int]], we
         meta = hit.document.metadata
         if rank not in number:
             number[rank] = len(composed.citations) + 1
-            composed.citations.append(Citation(
-                id=number[rank], source=meta["source"], title=meta["title"], passage=hit.document.page_content,
-                score=hit.dense if hit.dense is not None else hit.score, kind=meta["kind"],
-                credibility=meta["credibility"], chunk_id=hit.id, promotional=bool(meta.get("promotional"))))
+            composed.citations.append(citation(number[rank], hit.document,
+                                               hit.dense if hit.dense is not None else hit.score))
         if group not in groups_led:
             groups_led.add(group)
             composed.leads[len(composed.sentences)] = lead_for(meta)
@@ -221,7 +227,8 @@ def _frame_sentences(search: HybridSearch, source: str) -> dict[str, tuple[int, 
                 if hit:
                     found[part] = hit
                     break
-        _FRAMES.clear() if len(_FRAMES) > 64 else None
+        if len(_FRAMES) > 64:  # a few per index generation: keep the cache from growing across reloads
+            _FRAMES.clear()
         _FRAMES[key] = found
     return _FRAMES[key]
 
@@ -260,10 +267,7 @@ def frame(composed: Composed, search: HybridSearch, question: str) -> None:
     for lead, sentence, n in insert:
         doc = search.document(n)
         if doc.id not in by_chunk:
-            meta = doc.metadata
-            composed.citations.append(Citation(
-                id=len(composed.citations) + 1, source=meta["source"], title=meta["title"], passage=doc.page_content,
-                score=0.0, kind=meta["kind"], credibility=meta["credibility"], chunk_id=doc.id, promotional=True))
+            composed.citations.append(citation(len(composed.citations) + 1, doc))
             by_chunk[doc.id] = composed.citations[-1].id
         leads[len(sentences)] = lead
         sentences.append((sentence, by_chunk[doc.id]))
@@ -287,17 +291,8 @@ def _renumber(composed: Composed) -> None:
 
 def citations_for(search: HybridSearch, chunk_ids: Sequence[str]) -> list[Citation]:
     """Citations of indexed passages by chunk id (a passage no longer in the index is left out)."""
-    out: list[Citation] = []
-    for chunk_id in chunk_ids:
-        n = search.position.get(chunk_id)
-        if n is None:
-            continue
-        doc = search.document(n)
-        meta = doc.metadata
-        out.append(Citation(id=len(out) + 1, source=meta["source"], title=meta["title"], passage=doc.page_content,
-                            score=0.0, kind=meta["kind"], credibility=meta["credibility"], chunk_id=doc.id,
-                            promotional=bool(meta.get("promotional"))))
-    return out
+    found = [search.position[c] for c in chunk_ids if c in search.position]
+    return [citation(i, search.document(n)) for i, n in enumerate(found, start=1)]
 
 
 def focus(message: str, res: "Resolution", hits: list[Hit], search: HybridSearch, vocab: "Vocabulary",
