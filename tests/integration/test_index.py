@@ -120,3 +120,92 @@ def test_a_running_server_follows_an_ingest_made_elsewhere(fresh_assistant, corp
         reply = client.post("/api/chat", json={"message": "Do cooling vests help with heat?"}).json()
         assert any(c["source"] == "005_new.txt" for c in reply["citations"])
         assert not bot.library.follow(wait=True)  # nothing newer: no switch
+
+
+# ---- a file that becomes unreadable keeps its last good version ------------------------------------------------------
+IRON = "003_5ad99458e9dfddf9.txt"
+
+
+@pytest.fixture
+def indexed(tmp_path, corpus_copy, embeddings):
+    """An index of the corpus copy (Index and sync_corpus alone, as `msassistant ingest` uses them)."""
+    from conftest import make_settings
+    from msassistant.index.store import Index, sync_corpus
+
+    settings = make_settings(tmp_path / "home", corpus_dir=corpus_copy)
+    index = Index(settings, embeddings, embeddings.label)
+    sync_corpus(settings, index)
+    return settings, index
+
+
+def chunks_of(index, source: str) -> list:
+    return [d for d in index.all_chunks() if d.metadata["source"] == source]
+
+
+@pytest.mark.parametrize("damage", [b"\xff", b"\x00binary"], ids=["invalid byte", "binary"])
+def test_a_file_that_becomes_unreadable_keeps_its_last_good_version(indexed, corpus_copy, embeddings, caplog, damage):
+    import logging
+
+    from msassistant.index.search import HybridSearch
+    from msassistant.index.store import sync_corpus
+
+    settings, index = indexed
+    good = chunks_of(index, IRON)
+    path = corpus_copy / IRON
+    text = path.read_bytes()
+    path.write_bytes(damage + text if damage.startswith(b"\x00") else text[:200] + damage + text[200:])
+    with caplog.at_level(logging.WARNING, logger="msassistant"):
+        report = sync_corpus(settings, index)
+    assert report.kept == [IRON] and IRON not in report.removed and len(report.skipped) == 1
+    assert "1 kept at their last good version" in report.summary()
+    warnings = [r.getMessage() for r in caplog.records if IRON in r.getMessage()]
+    assert len(warnings) == 1 and "last good version stays in the index" in warnings[0]
+    assert [(d.id, d.page_content, d.metadata["doc_hash"]) for d in chunks_of(index, IRON)] == \
+        [(d.id, d.page_content, d.metadata["doc_hash"]) for d in good]
+    question = "iron in the thalamus"
+    hits = HybridSearch(index).search(question, [embeddings.embed_query(question)], 5, 20)
+    assert any(h.document.metadata["source"] == IRON for h in hits)  # still found, still cited
+
+    again = sync_corpus(settings, index)  # still unreadable: still kept, nothing re-embedded
+    assert again.kept == [IRON] and again.chunks_embedded == 0 and not again.changed
+
+    path.write_text(text.decode("utf-8") + "\nA new sentence about thalamic iron.\n", encoding="utf-8")  # fixed
+    fixed = sync_corpus(settings, index)
+    assert fixed.updated == [IRON] and not fixed.kept and not fixed.skipped
+    assert any("A new sentence about thalamic iron." in d.page_content for d in chunks_of(index, IRON))
+
+
+def test_an_emptied_file_keeps_its_last_good_version_and_a_deleted_one_goes(indexed, corpus_copy):
+    from msassistant.index.store import sync_corpus
+
+    settings, index = indexed
+    (corpus_copy / IRON).write_text("", encoding="utf-8")
+    report = sync_corpus(settings, index)
+    assert report.kept == [IRON] and chunks_of(index, IRON)
+    (corpus_copy / IRON).unlink()
+    report = sync_corpus(settings, index)
+    assert report.removed == [IRON] and not report.kept and not chunks_of(index, IRON)
+
+
+def test_a_changed_file_the_cleaner_fails_on_keeps_its_last_good_version(indexed, corpus_copy, monkeypatch, caplog):
+    import logging
+
+    from msassistant.corpus import ingest
+    from msassistant.index.store import sync_corpus
+
+    settings, index = indexed
+    good = chunks_of(index, IRON)
+    path = corpus_copy / IRON
+    path.write_text(path.read_text(encoding="utf-8") + "\nOne more sentence.\n", encoding="utf-8")
+    real = ingest.clean_document
+
+    def fails_on_iron(source, text, entry=None):
+        if source == IRON:
+            raise ValueError("an unexpected layout")
+        return real(source, text, entry)
+
+    monkeypatch.setattr(ingest, "clean_document", fails_on_iron)
+    with caplog.at_level(logging.WARNING, logger="msassistant"):
+        report = sync_corpus(settings, index)
+    assert report.kept == [IRON] and not report.updated and "an unexpected layout" in caplog.text
+    assert [d.id for d in chunks_of(index, IRON)] == [d.id for d in good]

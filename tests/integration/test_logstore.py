@@ -5,6 +5,10 @@ Every test runs on SQLite and on PostgreSQL (see `db_url` in test_postgres.py).
 
 from __future__ import annotations
 
+import sqlite3
+import stat
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -400,3 +404,164 @@ def test_cli_help_stays_light():
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# ---- contention: every acknowledged turn lands ------------------------------------------------------------------------
+WRITERS, TURNS_EACH, SESSIONS = 32, 25, 8
+
+
+def hold_write_lock(path, seconds: float, times: int = 1, gap: float = 0.2) -> threading.Thread:
+    """Another process's long write: a raw SQLite connection that holds the write lock for `seconds`."""
+    def run():
+        conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+        for _ in range(times):
+            conn.execute("BEGIN IMMEDIATE")
+            time.sleep(seconds)
+            conn.execute("COMMIT")
+            time.sleep(gap)
+        conn.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def assert_all_landed(store: LogStore, expected: set[str]) -> None:
+    with store.sessions() as db:
+        rows = db.execute(select(Turn.session_id, Turn.seq, Turn.message)).all()
+    assert {r.message for r in rows} == expected and len(rows) == len(expected)
+    by_session: dict[str, list[int]] = {}
+    for r in rows:
+        by_session.setdefault(r.session_id, []).append(r.seq)
+    for session, seqs in by_session.items():  # each turn numbered after the one before, none twice
+        assert sorted(seqs) == list(range(1, len(seqs) + 1)), session
+
+
+def test_many_clients_writing_at_once_lose_no_turn(db_url, tmp_path):
+    """32 clients at once, each recording turns (and some feedback) across shared sessions, while the console
+    reads and, on SQLite, another process holds the write lock now and then: every write lands, none raises."""
+    store = LogStore(db_url)
+    errors: list[str] = []
+    start = threading.Barrier(WRITERS + 1)
+    done = threading.Event()
+
+    def client(n: int) -> None:
+        start.wait()
+        for i in range(TURNS_EACH):
+            try:
+                t = store.record(f"load-{(n + i) % SESSIONS}", message=f"client {n} turn {i}", answer="Rest helps [1].",
+                                 category="answer", citations=[CITATION], steps=[{"step": "triage", "level": None}])
+                if i % 5 == 0:
+                    assert store.add_feedback(t.id, "up", None)
+            except Exception as exc:  # noqa: BLE001 - every failure is collected and reported
+                errors.append(f"client {n} turn {i}: {exc!r}")
+
+    def console() -> None:
+        start.wait()
+        while not done.is_set():
+            store.list_turns(TurnFilter(), limit=20)
+            store.history("load-1")
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(WRITERS)] + [threading.Thread(target=console)]
+    for t in threads:
+        t.start()
+    holder = hold_write_lock(db_url.removeprefix("sqlite:///"), 0.3, times=4) if db_url.startswith("sqlite") else None
+    for t in threads[:-1]:
+        t.join()
+    done.set()
+    threads[-1].join()
+    if holder:
+        holder.join()
+    assert errors == []
+    assert_all_landed(store, {f"client {n} turn {i}" for n in range(WRITERS) for i in range(TURNS_EACH)})
+    assert store.list_turns(TurnFilter())[1] == WRITERS * TURNS_EACH
+    store.engine.dispose()
+
+
+def test_a_write_outlasts_a_lock_held_past_the_busy_timeout(tmp_path):
+    """SQLite gives up waiting after the busy timeout; the write is then run again, and lands."""
+    from sqlalchemy.orm import sessionmaker
+
+    from msassistant.store.turns import TurnLog
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    engine = make_engine(url, busy_timeout=0.1)
+    upgrade(engine)
+    log = TurnLog(engine, sessionmaker(engine, expire_on_commit=False))
+    holder = hold_write_lock(tmp_path / "log.db", 1.0)
+    time.sleep(0.2)  # the lock is held
+    began = time.monotonic()
+    written = log.record("busy-1", message="Is fatigue common in MS?", answer="Yes [1].", category="answer")
+    assert time.monotonic() - began > 0.6  # it waited for the lock, over several runs
+    holder.join()
+    assert log.get_turn(written.id).message == "Is fatigue common in MS?"
+    engine.dispose()
+
+
+WRITER_PROCESS = """
+import sys, threading
+from msassistant.store import LogStore
+url, name, threads, turns = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+store, errors = LogStore(url), []
+def run(n):
+    for i in range(turns):
+        try:
+            store.record(f"proc-{i % 4}", message=f"{name} thread {n} turn {i}", answer="Yes [1].", category="answer")
+        except Exception as exc:
+            errors.append(repr(exc))
+ts = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print("errors:", errors)
+sys.exit(1 if errors else 0)
+"""
+
+
+def test_several_processes_writing_at_once_lose_no_turn(tmp_path):
+    """Server workers are separate processes: they wait for each other's writes through SQLite itself, and run
+    a write again when the wait runs out (here 1 s, shorter than a lock another process holds)."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "log.db"
+    url = f"sqlite:///{path}"
+    LogStore(url).engine.dispose()  # the schema, made once
+    env = {**os.environ, "MSA_DB_BUSY_TIMEOUT": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER_PROCESS, url, f"p{p}", "8", "20"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for p in range(3)]
+    time.sleep(1.5)  # the processes have started writing
+    holder = hold_write_lock(path, 1.5, times=2)
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    holder.join()
+    assert [p.returncode for p in procs] == [0, 0, 0], outputs
+    store = LogStore(url)
+    assert_all_landed(store, {f"p{p} thread {n} turn {i}" for p in range(3) for n in range(8) for i in range(20)})
+    store.engine.dispose()
+
+
+# ---- the database file is its owner's only ---------------------------------------------------------------------------
+def mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_log_database_is_created_readable_by_its_owner_only(tmp_path):
+    path = tmp_path / "data" / "msassistant.db"
+    store = LogStore(f"sqlite:///{path}")
+    turn(store, "private-1")
+    with store.engine.connect() as conn:  # a reader keeps the -wal and -shm files there
+        assert conn.execute(text("select count(*) from turns")).scalar() == 1
+        files = [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+        assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
+    store.engine.dispose()
+
+
+def test_an_existing_log_database_open_to_others_is_narrowed(tmp_path):
+    path = tmp_path / "msassistant.db"
+    LogStore(f"sqlite:///{path}").engine.dispose()
+    path.chmod(0o644)
+    store = LogStore(f"sqlite:///{path}")
+    assert mode(path) == 0o600
+    turn(store, "private-2")
+    assert store.count_turns() == 1
+    store.engine.dispose()

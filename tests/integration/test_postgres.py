@@ -205,3 +205,45 @@ def test_a_second_store_sees_the_same_rows(pg_url):
     assert a.list_turns(TurnFilter(negative=True))[1] == 1
     a.engine.dispose()
     b.engine.dispose()
+
+
+def test_a_deadlocked_write_is_run_again_and_lands(pg_url):
+    """Two writes that lock the same rows in opposite orders: PostgreSQL aborts one of them (deadlock
+    detected); the write path runs it again, and both land."""
+    import threading
+
+    from msassistant.store import LogStore
+    from msassistant.store.db import Writes
+
+    store = LogStore(pg_url)
+    store.record("pg-deadlock-a", message="first", answer="a", category="answer")
+    store.record("pg-deadlock-b", message="second", answer="b", category="answer")
+    writes = Writes(store.engine)
+    both_hold_one = threading.Barrier(2, timeout=30)
+    runs = {"a": 0, "b": 0}
+    errors: list[str] = []
+    touch = text("update conversations set created_at = created_at where id = :id")
+
+    def write(name: str, first: str, second: str) -> None:
+        def transaction() -> None:
+            runs[name] += 1
+            with store.engine.begin() as conn:
+                conn.execute(touch, {"id": first})
+                if runs[name] == 1:
+                    both_hold_one.wait()
+                conn.execute(touch, {"id": second})
+
+        try:
+            writes.run(transaction)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(f"{name}: {exc!r}")
+
+    threads = [threading.Thread(target=write, args=("a", "pg-deadlock-a", "pg-deadlock-b")),
+               threading.Thread(target=write, args=("b", "pg-deadlock-b", "pg-deadlock-a"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(runs.values()) == [1, 2]  # one was chosen as the deadlock's victim, and ran again
+    store.engine.dispose()

@@ -267,20 +267,37 @@ class SourceDocument:
         return clean_document(self.source, self.text, self.entry)
 
 
-def read_corpus(corpus_dir: Path) -> tuple[list[SourceDocument], list[str]]:
-    """Read and hash every readable document; unreadable ones are skipped with a warning and reported."""
+class SkippedFile(str):
+    """A corpus file that could not be read, as "<file name>: <why>"; `source` is the file name."""
+
+    source: str
+
+    def __new__(cls, source: str, reason: str) -> "SkippedFile":
+        text = super().__new__(cls, f"{source}: {reason}")
+        text.source = source
+        return text
+
+
+def read_corpus(corpus_dir: Path, warn: bool = True) -> tuple[list[SourceDocument], list[SkippedFile]]:
+    """Read and hash every readable document; unreadable ones are skipped (with a warning, when `warn`)
+    and reported. An empty file counts as unreadable: a document is taken out by deleting its file."""
     catalog = load_catalog(corpus_dir)
     docs, skipped = [], []
     for path in corpus_files(corpus_dir):
+        problem = None
         try:
             text = read_text(path)
-        except (UnreadableDocument, OSError) as exc:
-            log.warning("skipped %s", exc)
-            skipped.append(str(exc))
-            continue
-        if not text.strip():
-            log.warning("skipped %s: empty file", path.name)
-            skipped.append(f"{path.name}: empty file")
+        except UnreadableDocument as exc:
+            problem = SkippedFile(path.name, str(exc).removeprefix(f"{path.name}: "))
+        except OSError as exc:
+            problem = SkippedFile(path.name, f"cannot be read ({exc.strerror or exc})")
+        else:
+            if not text.strip():
+                problem = SkippedFile(path.name, "empty file")
+        if problem is not None:
+            if warn:
+                log.warning("skipped %s", problem)
+            skipped.append(problem)
             continue
         entry = catalog.get(path.name)
         docs.append(SourceDocument(path.name, text, entry, content_hash(text, entry)))

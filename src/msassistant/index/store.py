@@ -14,14 +14,15 @@ from urllib.parse import urlparse
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from . import snapshot
+from . import repair, snapshot
 from ..config import Settings
-from ..corpus.ingest import CleanDocument, SourceDocument, read_corpus, to_documents
+from ..corpus.ingest import CleanDocument, SkippedFile, SourceDocument, read_corpus, to_documents
 
 log = logging.getLogger(__name__)
 
 BATCH = 256
 SYNCING = "syncing-"  # the generation while a sync changes the index
+KEPT = "its last good version stays in the index until the file is fixed"
 
 
 @dataclass
@@ -31,6 +32,7 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # unreadable now: their last good version stays in the index
     chunks_embedded: int = 0
     rebuilt: bool = False
     generation: str | None = None  # the index's generation after the sync (see snapshot.py)
@@ -42,7 +44,9 @@ class IngestReport:
     def summary(self) -> str:
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-            f"{len(self.removed)} removed, {len(self.skipped)} skipped; {self.chunks_embedded} chunks embedded"
+            f"{len(self.removed)} removed, {len(self.skipped)} skipped"
+            + (f" ({len(self.kept)} kept at their last good version)" if self.kept else "")
+            + f"; {self.chunks_embedded} chunks embedded"
         )
 
 
@@ -66,8 +70,40 @@ class Index:
         self.settings = settings
         self.embeddings = embeddings
         self.model_label = model_label
-        self.client = client or make_client(settings)
-        self.collection = self._collection()
+        self._local = client is None and not settings.chroma_url  # a folder of ours, which can be repaired
+        self._repairing = False
+        self.repaired: Path | None = None  # where a damaged index was set aside, when this one replaced it
+        try:
+            self.client = client or make_client(settings)
+            self.collection = self._collection()
+        except Exception as exc:
+            if not self.repair(exc, rebuild=lambda: sync_corpus(settings, self)):
+                raise
+
+    def repair(self, exc: BaseException, rebuild) -> bool:
+        """When `exc` came from a damaged local index: set its folder aside (repair.py), open a new one and
+        `rebuild` it from the corpus, with one warning. False when the index is not damaged: the caller
+        raises `exc`. Another process repairing the same index is waited for, and its index used."""
+        path = self.settings.index_path
+        if not self._local or self._repairing or repair.check(path) is None:
+            return False
+        self._repairing = True
+        try:
+            with repair.exclusive(path):
+                repair.forget(path)
+                problem = repair.check(path)  # None now: another process has repaired it meanwhile
+                if problem:
+                    aside = repair.set_aside(path)
+                    log.warning("the index in %s is damaged (%s); it was moved to %s and is being rebuilt from "
+                                "the corpus in %s", path, problem, aside, self.settings.corpus_path)
+                self.client = make_client(self.settings)
+                self.collection = self._collection()
+                if problem:
+                    self.repaired = aside
+                    rebuild()
+        finally:
+            self._repairing = False
+        return True
 
     def _collection(self):
         name = self.settings.collection
@@ -173,14 +209,18 @@ class Index:
     def sync(self, docs: list[CleanDocument | SourceDocument], skipped: list[str] | None = None,
              progress: bool = False) -> IngestReport:
         """Re-embed new and changed documents, skip unchanged ones, drop removed ones. Documents not
-        yet cleaned are cleaned only when they must be embedded."""
+        yet cleaned are cleaned only when they must be embedded. A `skipped` file (unreadable now) or one
+        that cannot be cleaned keeps the version already indexed (`report.kept`)."""
         report = IngestReport(skipped=list(skipped or []))
         if self.built_with() not in (None, self.model_label):
             log.warning("index was built with %s; rebuilding with %s", self.built_with(), self.model_label)
             self._reset()
             report.rebuilt = True
         known = self.document_hashes()
-        current = {d.source for d in docs}
+        # a file that cannot be read now keeps the version indexed when it last could be, until it is fixed
+        unreadable = {getattr(s, "source", None) for s in report.skipped}
+        report.kept = sorted(unreadable & set(known))
+        current = {d.source for d in docs} | set(report.kept)
         todo = [d for d in docs if known.get(d.source) != d.content_hash]
         changing = bool(todo or set(known) - current or report.rebuilt)
         if changing:  # no snapshot is saved while the index changes, nor one of before passed off for after
@@ -197,12 +237,17 @@ class Index:
                 bar = tqdm(total=len(todo), desc="Embedding documents", unit="doc")
             pending: list[Document] = []
             for doc in todo:
+                try:  # before the old version goes: a document that cannot be prepared keeps it
+                    chunks = to_documents(doc.clean() if isinstance(doc, SourceDocument) else doc)
+                except Exception as exc:  # noqa: BLE001 - one document's problem, reported, not the whole sync's
+                    _unprepared(report, doc.source, exc, doc.source in known)
+                    continue
                 if doc.source in known:
                     self.collection.delete(where={"source": doc.source})
                     report.updated.append(doc.source)
                 else:
                     report.added.append(doc.source)
-                pending += to_documents(doc.clean() if isinstance(doc, SourceDocument) else doc)
+                pending += chunks
                 if len(pending) >= BATCH:
                     report.chunks_embedded += self._add(pending)
                     pending = []
@@ -217,6 +262,17 @@ class Index:
                 self._set_generation(uuid.uuid4().hex)
         report.generation = self.generation()
         return report
+
+
+def _unprepared(report: IngestReport, source: str, exc: Exception, indexed: bool) -> None:
+    """A document the cleaner failed on: reported as skipped; its indexed version, if any, is kept."""
+    problem = SkippedFile(source, f"could not be prepared ({type(exc).__name__}: {exc})")
+    report.skipped.append(problem)
+    if indexed:
+        report.kept.append(source)
+        log.warning("%s; %s", problem, KEPT)
+    else:
+        log.warning("skipped %s", problem)
 
 
 def embedding_text(doc: Document) -> str:
@@ -235,9 +291,27 @@ def keyword_text(doc: Document) -> str:
 
 
 def sync_corpus(settings: Settings, index: Index, progress: bool = False) -> IngestReport:
-    """Bring the index up to date with the corpus folder: new and changed documents embedded, removed ones dropped."""
+    """Bring the index up to date with the corpus folder: new and changed documents embedded, removed ones
+    dropped, unreadable ones kept at their last good version; one warning for each unreadable file. A
+    damaged local index is set aside and this sync rebuilds it."""
     corpus: Path = settings.corpus_path
     if not corpus.is_dir():
         raise FileNotFoundError(f"corpus folder {corpus} does not exist (MSA_CORPUS_DIR)")
-    docs, skipped = read_corpus(corpus)
-    return index.sync(docs, skipped, progress=progress)
+    docs, skipped = read_corpus(corpus, warn=False)  # warned about below, with what became of each
+    done: list[IngestReport] = []
+    try:
+        done.append(index.sync(docs, skipped, progress=progress))
+    except Exception as exc:
+        # a damaged index is set aside and this sync fills the new one
+        if not index.repair(exc, rebuild=lambda: done.append(index.sync(docs, skipped, progress=progress))):
+            raise
+        if not done:  # another process repaired it
+            done.append(index.sync(docs, skipped, progress=progress))
+        done[-1].rebuilt = True
+    report = done[-1]
+    for problem in skipped:
+        if getattr(problem, "source", None) in report.kept:
+            log.warning("%s; %s", problem, KEPT)
+        else:
+            log.warning("skipped %s", problem)
+    return report

@@ -13,6 +13,7 @@ from sqlalchemy import and_, bindparam, delete, exists, func, insert, not_, sele
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from .db import Writes
 from .models import Conversation, Feedback, Review, Turn, new_id, utcnow
 from .redact import echo_scrub, redact, redact_found, scrub, scrub_text
 
@@ -39,12 +40,19 @@ def insert_new(engine: Engine, table):
 
 
 class TurnLog:
-    """The assistant's side of the log: it writes turns and reads a conversation's recent ones back."""
+    """The assistant's side of the log: it writes turns and reads a conversation's recent ones back.
+    Every write waits and runs again while the database is busy (db.Writes), so an answer the person was
+    given is never missing from the log for a lock."""
 
     def __init__(self, engine: Engine, sessions: sessionmaker):
         self.engine = engine
         self.sessions = sessions
+        self.writes = Writes(engine)
         self._new_conversation = insert_new(engine, Conversation)
+        # PostgreSQL: two turns of one session written at once take turns on the conversation's row, so that
+        # each is numbered after the other (SQLite has one writer at a time anyway)
+        self._hold_conversation = (select(Conversation.id).where(Conversation.id == bindparam("id")).with_for_update()
+                                   if engine.dialect.name == "postgresql" else None)
         next_seq = select(func.coalesce(func.max(Turn.seq), 0) + 1).where(Turn.session_id == bindparam("seq_of"))
         self._new_turn = insert(Turn).values(seq=next_seq.scalar_subquery()).returning(Turn.seq)
 
@@ -72,28 +80,43 @@ class TurnLog:
         # the session's last one (this runs on every chat message, so it stays off the ORM's unit of work)
         fields.setdefault("created_at", utcnow())
         values = {"id": new_id(), "session_id": session_id, **fields}
-        with self.engine.begin() as conn:
-            conn.execute(self._new_conversation, {"id": session_id, "created_at": fields["created_at"]})
-            values["seq"] = conn.execute(self._new_turn, {**values, "seq_of": session_id}).scalar_one()
+
+        def write() -> int:
+            with self.engine.begin() as conn:
+                conn.execute(self._new_conversation, {"id": session_id, "created_at": fields["created_at"]})
+                if self._hold_conversation is not None:
+                    conn.execute(self._hold_conversation, {"id": session_id})
+                return conn.execute(self._new_turn, {**values, "seq_of": session_id}).scalar_one()
+
+        values["seq"] = self.writes.run(write)
         return Turn(**values)
 
     def add_feedback(self, turn_id: str, rating: str, comment: str | None) -> bool:
-        with self.sessions.begin() as db:
-            if db.get(Turn, turn_id) is None:
-                return False
-            db.add(Feedback(turn_id=turn_id, rating=rating, comment=redact(comment) if comment else comment))
-        return True
+        comment = redact(comment) if comment else comment
+
+        def write() -> bool:
+            with self.sessions.begin() as db:
+                if db.get(Turn, turn_id) is None:
+                    return False
+                db.add(Feedback(turn_id=turn_id, rating=rating, comment=comment))
+            return True
+
+        return self.writes.run(write)
 
     def delete_session(self, session_id: str) -> int:
         """A person's "delete my conversation": every row of the session goes, staff reviews included."""
-        with self.sessions.begin() as db:
-            turns = db.scalars(select(Turn.id).where(Turn.session_id == session_id)).all()
-            if turns:
-                db.execute(delete(Review).where(Review.turn_id.in_(turns)))
-                db.execute(delete(Feedback).where(Feedback.turn_id.in_(turns)))
-            db.execute(delete(Turn).where(Turn.session_id == session_id))
-            db.execute(delete(Conversation).where(Conversation.id == session_id))
-        return len(turns)
+
+        def write() -> int:
+            with self.sessions.begin() as db:
+                turns = db.scalars(select(Turn.id).where(Turn.session_id == session_id)).all()
+                if turns:
+                    db.execute(delete(Review).where(Review.turn_id.in_(turns)))
+                    db.execute(delete(Feedback).where(Feedback.turn_id.in_(turns)))
+                db.execute(delete(Turn).where(Turn.session_id == session_id))
+                db.execute(delete(Conversation).where(Conversation.id == session_id))
+            return len(turns)
+
+        return self.writes.run(write)
 
     def get_turn(self, turn_id: str) -> Turn | None:
         with self.sessions() as db:
@@ -106,6 +129,9 @@ class TurnLog:
     def purge(self, older_than: timedelta, now: datetime | None = None, dry_run: bool = False) -> PurgeReport:
         """Retention: delete turns older than `older_than` with their feedback and reviews, then empty conversations."""
         cutoff = (now or utcnow()) - older_than
+        return self.writes.run(lambda: self._purge(cutoff, dry_run))
+
+    def _purge(self, cutoff: datetime, dry_run: bool) -> PurgeReport:
         report = PurgeReport()
         with self.sessions.begin() as db:
             old = select(Turn.id).where(Turn.created_at < cutoff)
