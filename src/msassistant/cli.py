@@ -297,7 +297,7 @@ def purge(
     typer.echo(f"{verb} {report.summary()} older than {older_than.strip()}.")
 
 
-from .evaluate.cli import eval_app, triage_app  # noqa: E402 - registered after the commands above
+from .evaluate.cli import answerable_app, eval_app, triage_app  # noqa: E402 - registered after the commands above
 
 vocabulary_app = typer.Typer(help="The lay vocabulary (rules/vocabulary.toml).", no_args_is_help=True)
 app.add_typer(vocabulary_app, name="vocabulary")
@@ -329,6 +329,7 @@ def vocabulary_gaps(
 
 
 app.add_typer(triage_app, name="triage")
+app.add_typer(answerable_app, name="answerable")
 app.add_typer(eval_app, name="eval")
 
 

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     torch_threads: int = 1
 
     database_url: str | None = None
+    # seconds a SQLite write waits for another writer before it is run again (see store/db.py)
+    db_busy_timeout: float = Field(default=30.0, ge=0)
 
     emergency_number: str = "your local emergency number (for example 911, 112, 999 or 000)"
     crisis_line: str = (
@@ -58,6 +60,8 @@ class Settings(BaseSettings):
 
     # red-flag triage: the learned second net beside the rules (rules/triage/model.json); off leaves the rules alone
     triage_net: bool = True
+    # whether the library answers: the learned net beside the aspect rules (rules/answerable/model.json)
+    answerable_net: bool = True
 
     llm: str | None = None
     llm_base_url: str | None = None  # an OpenAI-compatible (or Ollama) server, for MSA_LLM
@@ -65,6 +69,8 @@ class Settings(BaseSettings):
 
     max_message_chars: int = 2000
     rate_limit: str = "120/minute"  # per client address, on the chat endpoints
+    # the largest request body accepted, on every route (refused with a 413 before it is parsed)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     allowed_origins: Annotated[list[str], NoDecode] = ["http://127.0.0.1:8000", "http://localhost:8000"]
 
     # the review loop: a reviewed answer is served to a question this similar (cosine of the message vectors;

@@ -30,8 +30,8 @@ def assistant(tmp_path_factory, fake_embeddings):
     from msassistant.index.store import Index
     from msassistant.pipeline.assistant import Assistant
 
-    # the learned triage net reads MiniLM's vectors: on the fake embedder triage is the rules alone
-    settings = make_settings(tmp_path_factory.mktemp("unit-home"), triage_net=False)
+    # the learned nets read MiniLM's vectors: on the fake embedder triage and answerability are the rules alone
+    settings = make_settings(tmp_path_factory.mktemp("unit-home"), triage_net=False, answerable_net=False)
     client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
     bot = Assistant(settings, embeddings=fake_embeddings,
                     index=Index(settings, fake_embeddings, fake_embeddings.label, client=client))

@@ -49,6 +49,7 @@ TITLES = {
     "scope.missing_drugs": "nothing in the library on {drugs}",
     "scope.unknown_words": "unknown words {words}",
     "scope.missing_aspects": "asks about {aspects}, which no passage found holds",
+    "scope.answerable": "the learned net gives {p:.0%} that the library answers it",
     "scope.personal_decision": "Scope: a personal decision — the answer says the care team decides this with them",
     "scope.other": "Scope: {decision}",
     "expand.added": "Expanded the search with {added}",
@@ -287,9 +288,11 @@ def _scope(s: dict) -> Described:
         if s.get("missing_aspects"):
             details.append(TITLES["scope.missing_aspects"].format(
                 aspects=" and ".join(readable(str(a)) for a in s["missing_aspects"])))
+        if isinstance(s.get("answerable"), (int, float)):
+            details.append(TITLES["scope.answerable"].format(p=float(s["answerable"])))
         title = (TITLES["scope.no_coverage"].format(details="; ".join(details)) if details
                  else TITLES["scope.no_coverage_no_details"])
-        return title, [], {"decision", "missing_drugs", "unknown_words", "missing_aspects"}
+        return title, [], {"decision", "missing_drugs", "unknown_words", "missing_aspects", "answerable"}
     if decision == "personal_decision":
         return TITLES["scope.personal_decision"], [], {"decision"}
     return TITLES["scope.other"].format(decision=readable(str(decision or "none recorded"))), [], {"decision"}

@@ -11,6 +11,8 @@ import typer
 
 triage_app = typer.Typer(help="The learned triage net: train it from the labelled messages in the repository.",
                          no_args_is_help=True)
+answerable_app = typer.Typer(help="The learned answerability net: train it from the labelled questions in the "
+                             "repository, against the built index.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure the assistant on a case file.", no_args_is_help=True)
 
 
@@ -35,6 +37,22 @@ def train(
 
     report = run(_embeddings(), out=out, progress=not quiet)
     typer.echo(json.dumps(report, indent=2))
+
+
+@answerable_app.command("train")
+def train_answerable(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Where to write the model (default: the shipped one).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train the answerability net on rules/answerable/train.jsonl (never on the eval sets) and write its weights."""
+    from ..config import get_settings
+    from ..pipeline.assistant import Assistant
+    from .answerable import train as run
+
+    settings = get_settings().model_copy(update={"answerable_net": False})
+    assistant = Assistant(settings, embeddings=_embeddings(), llm=None)
+    assistant.ensure_index(progress=not quiet)
+    typer.echo(json.dumps(run(assistant, out=out, progress=not quiet), indent=2))
 
 
 @eval_app.command("triage")

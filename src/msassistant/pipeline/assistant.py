@@ -26,6 +26,7 @@ from .followups import FollowUps, Suggestions
 from .llm import DEFAULT, rewrite_follow_up, write_answer, writer_for
 from .retrieve import Library
 from .steps import FollowUpsStep, ReviewLoopStep
+from .answerable_net import AnswerableNet
 from .triage_net import Triager
 from .turn import Turn
 from .vocabulary import Vocabulary, vocabulary
@@ -48,6 +49,7 @@ class Assistant:
         self.notices = render.notices(settings)
         self.triager = Triager(self.embeddings, emergency_number=settings.emergency_number,
                                crisis_line=settings.crisis_line, learned=settings.triage_net)
+        self.answerable = AnswerableNet.load(self.embeddings.label) if settings.answerable_net else None
         self.llm, self.llm_unavailable = writer_for(settings, llm)
         self.review_loop = ReviewLoop(self.logstore.curation, self.embeddings.embed_documents,
                                       similarity=settings.reviewed_similarity,
@@ -118,7 +120,7 @@ class Assistant:
             turn.query, turn.vectors, turn.hits = found.query, found.vectors, found.hits
             for step in found.steps(self.settings.retrieval_mode):
                 turn.record(step)
-            verdict = scope.after_retrieval(turn.message, res, found, self.library, self.vocab, urgent)
+            verdict = scope.after_retrieval(turn.message, res, found, self.library, self.vocab, urgent, self.answerable)
         if verdict.step:
             turn.record(verdict.step)
         turn.lead += verdict.lead

@@ -19,12 +19,13 @@ import numpy as np
 from ..text import tokenize
 from ..resources import rule
 from ..text import fold_words
-from . import answerable
+from . import answerable, answerable_net
 from .steps import ScopeStep
 from .vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     from .conversation import Resolution
+    from .answerable_net import AnswerableNet
     from .retrieve import Library, Retrieval
 
 # Without vectors (bm25 mode), a message with no health words below this similarity is not about MS.
@@ -136,8 +137,31 @@ def generic() -> frozenset[str]:
     return frozenset(tokenize(" ".join(generic_words())))
 
 
+def not_answered(message: str, found: "Retrieval", library: "Library", vocab: Vocabulary, covered: list,
+                 net: "AnswerableNet | None") -> Verdict | None:
+    """No coverage when the library does not answer what the message asks: by the learned net when there is one
+    (it reads the rules' findings among its signals), else by the rules alone."""
+    if net is not None:
+        measured = answerable_net.signals(message, found, library.search, vocab, generic(), library.knows, covered)
+        if measured is not None:
+            p, features = net.probability(measured)
+            if p >= net.threshold:
+                return None
+            return Verdict("no_coverage", lead=[no_coverage_text(None)],
+                           step=ScopeStep(decision="no_coverage", answerable=round(p, 3), signals=features))
+    foreign = answerable.foreign_terms(message, library.knows, vocab)
+    if foreign and not covered:  # beside a drug the library covers, a rare word is more often a detail of it
+        return Verdict("no_coverage", lead=[no_coverage_text(None)],
+                       step=ScopeStep(decision="no_coverage", unknown_words=foreign))
+    judgement = answerable.judge(message, [(h.id, h.document.page_content) for h in found.hits], covered)
+    if not judgement.answerable:
+        return Verdict("no_coverage", lead=[no_coverage_text(None)],
+                       step=ScopeStep(decision="no_coverage", missing_aspects=judgement.missing or judgement.asked))
+    return None
+
+
 def after_retrieval(message: str, res: "Resolution", found: "Retrieval", library: "Library", vocab: Vocabulary,
-                    urgent: bool) -> Verdict:
+                    urgent: bool, net: "AnswerableNet | None" = None) -> Verdict:
     """Whether the library can answer, from what retrieval found: out of scope when the message has no
     health words and nothing in the library is similar; no coverage when it asks about a drug or words the
     library never mentions; otherwise an answer, with a lead for partly covered drugs, urgent replies and
@@ -163,14 +187,10 @@ def after_retrieval(message: str, res: "Resolution", found: "Retrieval", library
         return Verdict("no_coverage", lead=[no_coverage_text(topic)],
                        step=ScopeStep(decision="no_coverage", missing_drugs=[d.generic for d in missing],
                                       unknown_words=sorted(set(specific) - set(known))))
-    foreign = [] if urgent else answerable.foreign_terms(message, library.knows, vocab)
-    if foreign and not covered:  # beside a drug the library covers, a rare word is more often a detail of it
-        return Verdict("no_coverage", lead=[no_coverage_text(None)],
-                       step=ScopeStep(decision="no_coverage", unknown_words=foreign))
-    judgement = answerable.judge(message, [(h.id, h.document.page_content) for h in found.hits], covered)
-    if not urgent and not judgement.answerable:
-        return Verdict("no_coverage", lead=[no_coverage_text(None)],
-                       step=ScopeStep(decision="no_coverage", missing_aspects=judgement.missing or judgement.asked))
+    asked = res.query if res.follow_up else message  # a follow-up asks about the topic it borrows
+    declined = None if urgent else not_answered(asked, found, library, vocab, covered, net)
+    if declined is not None:
+        return declined
     verdict = Verdict()
     if missing:
         verdict.lead.append(texts()["partial_coverage"].format(topic=" and ".join(d.generic for d in missing)))

@@ -67,12 +67,15 @@ class LLMStep(Step):
 @dataclass(frozen=True)
 class ScopeStep(Step):
     kind: ClassVar[str] = "scope"
-    optional: ClassVar[tuple[str, ...]] = ("reason", "missing_drugs", "unknown_words", "missing_aspects")
+    optional: ClassVar[tuple[str, ...]] = ("reason", "missing_drugs", "unknown_words", "missing_aspects", "answerable",
+                                           "signals")
     decision: str  # out_of_scope | no_coverage | personal_decision
     reason: str | None = None
     missing_drugs: list[str] | None = None
     unknown_words: list[str] | None = None
     missing_aspects: list[str] | None = None  # asked aspects (rules/aspects.toml) no ranked passage holds
+    answerable: float | None = None  # the learned net's probability that the library answers (answerable_net.py)
+    signals: dict[str, float] | None = None  # what the net read
 
 
 @dataclass(frozen=True)
