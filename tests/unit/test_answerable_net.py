@@ -14,8 +14,8 @@ from msassistant.pipeline.scope import generic
 def test_words_the_library_never_uses_weigh_against_it(assistant):
     search = assistant.search
     texts = [d.page_content for d in search.chunks[:5]]
-    _, _, unknown_known, _ = net.word_signals("what about azathioprine and relapses?", texts, search, generic())
-    _, _, unknown_foreign, _ = net.word_signals("what about shingrix and teriflunomide?", texts, search, generic())
+    _, _, unknown_known, _ = net.word_signals(net.asked_words("what about azathioprine and relapses?", [], generic()), texts, search)
+    _, _, unknown_foreign, _ = net.word_signals(net.asked_words("what about shingrix and teriflunomide?", [], generic()), texts, search)
     assert unknown_known == 0.0
     assert unknown_foreign == pytest.approx(1.0)
 
@@ -23,12 +23,20 @@ def test_words_the_library_never_uses_weigh_against_it(assistant):
 def test_one_passage_holding_every_asked_word_scores_higher_than_words_spread_over_many(assistant):
     search = assistant.search
     passages = ["Azathioprine lowered the relapse rate.", "Interferon was compared in trials."]
-    one, every, _, n = net.word_signals("azathioprine relapse interferon?", passages, search, generic())
+    one, every, _, n = net.word_signals(net.asked_words("azathioprine relapse interferon?", [], generic()), passages, search)
     assert n == 3 and every == pytest.approx(1.0) and one < every
 
 
 def test_a_question_with_only_generic_words_reads_as_fully_held(assistant):
-    assert net.word_signals("what can help?", [], assistant.search, generic())[:3] == (1.0, 1.0, 0.0)
+    assert net.word_signals(net.asked_words("what can help?", [], generic()), [], assistant.search)[:3] == (1.0, 1.0, 0.0)
+
+
+def test_a_brand_name_is_read_as_the_librarys_name_for_the_drug():
+    from msassistant.pipeline.vocabulary import vocabulary
+
+    drugs = vocabulary().find_drugs("copaxone side effects?")
+    words = net.asked_words("copaxone side effects?", drugs, generic())
+    assert "copaxon" not in words and any(w.startswith("glatiram") for w in words)
 
 
 def test_nearest_averages_each_side():

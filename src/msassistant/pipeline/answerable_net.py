@@ -81,10 +81,19 @@ def _passage_tokens(text: str) -> frozenset[str]:
     return frozenset(tokenize(text))
 
 
-def word_signals(question: str, passages: Sequence[str], search: "HybridSearch", generic: frozenset[str]) -> tuple[float, float, float, int]:
+def asked_words(text: str, drugs: Sequence, generic: frozenset[str]) -> list[str]:
+    """The content words of a question's asking part (`text`: as retrieval corrected it), a named drug's
+    brand or misspelling read as the library's own name for it."""
+    words = tokenize(answerable.asking_part(text))
+    for drug in drugs:
+        named = {t for name in drug.names for t in tokenize(name)}
+        words = [t for t in words if t not in named] + (tokenize(drug.corpus_terms[0]) if drug.corpus_terms else [])
+    return [t for t in dict.fromkeys(words) if t not in generic and len(t) > 1]
+
+
+def word_signals(words: Sequence[str], passages: Sequence[str], search: "HybridSearch") -> tuple[float, float, float, int]:
     """(share held by the best single passage, share held by all of them, share the library never uses,
-    content words) of the asking part's content words, each weighted by its rarity in the library."""
-    words = [t for t in dict.fromkeys(tokenize(answerable.asking_part(question))) if t not in generic and len(t) > 1]
+    count) of a question's content words, each weighted by its rarity in the library."""
     if not words:
         return 1.0, 1.0, 0.0, 0
     known = {t: t in search.doc_freq or bool(search.near(t)) for t in words}
@@ -135,7 +144,7 @@ def signals(question: str, found: "Retrieval", search: "HybridSearch", vocab: "V
         return None
     texts = [h.document.page_content for h in found.hits[:DEPTH]]
     best, top3 = sentence_signals(found, search)
-    one, every, unknown, n = word_signals(question, texts, search, generic)
+    one, every, unknown, n = word_signals(asked_words(found.expansion.text, found.expansion.drugs, generic), texts, search)
     judged = answerable.judge(question, [(h.id, t) for h, t in zip(found.hits, texts)], drugs)
     foreign = answerable.foreign_terms(question, knows, vocab)
     q = np.asarray(found.vectors[0], dtype=np.float32)
