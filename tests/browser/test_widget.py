@@ -89,6 +89,20 @@ def test_urgent_reply_is_announced_at_once(page):
     assert reply["safety"]["urgent"] not in message.locator(".msa-body").inner_text()
 
 
+def test_crisis_numbers_are_tap_to_call_links(page):
+    open_panel(page)
+    reply = ask(page, "i dont want to be here anymore, ive been saving up my pills")
+    assert reply["category"] == "urgent"
+    alert = page.locator("[role=log] > .msa-bot").last.get_by_role("alert")
+    expect(alert).to_contain_text(reply["safety"]["urgent"])
+    links = alert.locator("a.msa-call")
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    digits = {re.sub(r"\D", "", n) for n in re.findall(r"\d{2,3}(?:[ -]\d{2,4}){0,3}", reply["safety"]["urgent"])}
+    assert {h.removeprefix("tel:") for h in hrefs} == {d for d in digits if len(d) >= 3} and hrefs
+    box = links.first.bounding_box()
+    assert box and box["height"] >= 44  # a finger-sized target
+
+
 def test_thumbs_down_with_a_comment(page):
     open_panel(page)
     reply = ask(page, SIDE_EFFECTS)

@@ -178,11 +178,13 @@ def test_follow_ups_for_no_coverage_show_what_the_library_covers(assistant):
         assert assistant.reply(question).category == "answer", question
 
 
-def test_no_follow_ups_out_of_scope_or_in_a_crisis(assistant):
+def test_no_follow_ups_out_of_scope_or_on_any_urgent_reply(assistant):
     (reply,) = talk(assistant, "What is the best pizza place in Chicago?")
     assert reply.category == "out_of_scope" and reply.follow_ups == []
     (crisis,) = talk(assistant, "I don't want to live anymore.")
     assert crisis.category == "urgent" and crisis.follow_ups == []
+    (urgent,) = talk(assistant, "my left arm went numb and weak since this morning and it is not getting better")
+    assert urgent.category == "urgent" and urgent.follow_ups == []
 
 
 def test_follow_ups_do_not_repeat_the_conversation(assistant):

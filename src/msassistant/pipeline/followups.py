@@ -238,8 +238,9 @@ class Suggestions:
         return FollowUps(FollowUps.build(curated, answers, True, vectors) + FollowUps.build(derived, answers, False, vectors))
 
     def suggest(self, turn, history: Sequence) -> list[str]:
-        """2-3 next questions for a reply; none after an emergency or crisis, or out of scope."""
-        if turn.stopped or turn.category == "out_of_scope":
+        """2-3 next questions for a reply; none after any urgent reply (the guidance is the one thing to act on) or
+        out of scope."""
+        if turn.stopped or turn.category in ("out_of_scope", "urgent"):
             return []
         try:
             pool = self.pool

@@ -257,7 +257,7 @@
       // role="alert" makes screen readers announce the urgent guidance at once.
       msg.append(el("div", { class: "msa-alert", role: "alert" }, [
         el("p", { class: "msa-alert-title", text: "Urgent" }),
-        el("p", { text: safety.urgent || "Please get medical help now." }),
+        el("p", {}, withCallLinks(safety.urgent || "Please get medical help now.")),
       ]));
     }
     const sources = renderSources(reply.citations || []);
@@ -267,6 +267,26 @@
     if (reply.follow_ups && reply.follow_ups.length) msg.append(renderFollowUps(reply.follow_ups));
     if (reply.turn_id) msg.append(renderFeedback(turn));
     return msg;
+  }
+
+  // Phone numbers in the urgent guidance (from the clinic's settings: "988", "116 123", "13 11 14", "911") as
+  // tap-to-call links; a number of fewer than three digits ("24 hours") is not a phone number.
+  const PHONE = /(^|[^\w.])(\d{2,3}(?:[ -]\d{2,4}){0,3})(?![\w.])/g;
+
+  function withCallLinks(text) {
+    const out = [];
+    let last = 0;
+    for (const match of text.matchAll(PHONE)) {
+      const number = match[2];
+      const digits = number.replace(/\D/g, "");
+      if (digits.length < 3) continue;
+      const start = match.index + match[1].length;
+      out.push(text.slice(last, start));
+      out.push(el("a", { class: "msa-call", href: "tel:" + digits, "aria-label": "Call " + number, text: number }));
+      last = start + number.length;
+    }
+    out.push(text.slice(last));
+    return out;
   }
 
   // The answer text without the safety notices, which are shown in their own blocks.
