@@ -81,10 +81,19 @@ def _passage_tokens(text: str) -> frozenset[str]:
     return frozenset(tokenize(text))
 
 
-def asked_words(text: str, drugs: Sequence, generic: frozenset[str]) -> list[str]:
-    """The content words of a question's asking part (`text`: as retrieval corrected it), a named drug's
-    brand or misspelling read as the library's own name for it."""
-    words = tokenize(answerable.asking_part(text))
+@lru_cache(maxsize=4)
+def _stems(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(t for w in words for t in tokenize(w))
+
+
+def asked_words(text: str, drugs: Sequence, generic: frozenset[str], added: Sequence[str] = (),
+                reached: frozenset[str] = frozenset()) -> list[str]:
+    """The content words of a question's asking part (`text`: as retrieval corrected it), read as the library
+    would: a lay word the vocabulary reaches (`reached`) as the clinical terms it adds (`added`), a named drug's
+    brand or misspelling as the library's own name for it."""
+    lay = _stems(reached)
+    words = [t for t in tokenize(answerable.asking_part(text)) if t not in lay or not added]
+    words += [t for term in added for t in tokenize(term)]
     for drug in drugs:
         named = {t for name in drug.names for t in tokenize(name)}
         words = [t for t in words if t not in named] + (tokenize(drug.corpus_terms[0]) if drug.corpus_terms else [])
@@ -144,7 +153,9 @@ def signals(question: str, found: "Retrieval", search: "HybridSearch", vocab: "V
         return None
     texts = [h.document.page_content for h in found.hits[:DEPTH]]
     best, top3 = sentence_signals(found, search)
-    one, every, unknown, n = word_signals(asked_words(found.expansion.text, found.expansion.drugs, generic), texts, search)
+    e = found.expansion
+    words = asked_words(e.text, e.drugs, generic, e.added, vocab.reached_words)
+    one, every, unknown, n = word_signals(words, texts, search)
     judged = answerable.judge(question, [(h.id, t) for h, t in zip(found.hits, texts)], drugs)
     foreign = answerable.foreign_terms(question, knows, vocab)
     q = np.asarray(found.vectors[0], dtype=np.float32)

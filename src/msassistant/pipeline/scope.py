@@ -188,7 +188,11 @@ def after_retrieval(message: str, res: "Resolution", found: "Retrieval", library
                        step=ScopeStep(decision="no_coverage", missing_drugs=[d.generic for d in missing],
                                       unknown_words=sorted(set(specific) - set(known))))
     asked = res.query if res.follow_up else message  # a follow-up asks about the topic it borrows
-    declined = None if urgent else not_answered(asked, found, library, vocab, covered, net)
+    # a decision about one's own treatment is the care team's: the reply says so and gives what the library
+    # says of that treatment in general, so the learned net (which reads whether the asked detail is stated)
+    # is not asked; the rules still decline a treatment the library does not hold
+    personal = not urgent and is_personal_decision(message, drug_named=bool(drugs))
+    declined = None if urgent else not_answered(asked, found, library, vocab, covered, None if personal else net)
     if declined is not None:
         return declined
     verdict = Verdict()
@@ -196,7 +200,7 @@ def after_retrieval(message: str, res: "Resolution", found: "Retrieval", library
         verdict.lead.append(texts()["partial_coverage"].format(topic=" and ".join(d.generic for d in missing)))
     if urgent:
         verdict.lead.append(texts()["urgent_then_info"])
-    elif is_personal_decision(message, drug_named=bool(drugs)):
+    elif personal:
         verdict.lead.append(texts()["personal_decision"])
         verdict.step = ScopeStep(decision="personal_decision")
     return verdict
