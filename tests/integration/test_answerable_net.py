@@ -12,7 +12,7 @@ NOT_IN_LIBRARY = [
 ]
 IN_LIBRARY = [
     "did azathioprine bring down how often people relapsed?",
-    "my husband overheats on his runs and his old symptoms come back for a bit, is that a known thing?",
+    "my husband gets wobbly and weak in hot weather and it passes when he cools down, is that a known thing?",
     "what did the brain iron study find about the thalamus and disability",
 ]
 

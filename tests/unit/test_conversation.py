@@ -198,3 +198,19 @@ def test_a_follow_up_after_out_of_scope_is_not_dragged_into_it(assistant):
     _, reply = talk(assistant, "What is the best pizza place in Chicago?", "What are its side effects?")
     resolve_step = assistant.logstore.history(reply.session_id)[-1].steps
     assert not next(s for s in resolve_step if s["step"] == "resolve")["follow_up"]
+
+
+@pytest.mark.parametrize("message", [
+    "my husband gets wobbly and weak in hot weather and it passes when he cools down, is that a known thing?",
+    "does the cold weather make spasticity worse?",
+    "i watched the football in the sun and my vision went blurry for a while afterwards, heat thing?",
+])
+def test_a_health_message_with_an_unrelated_topic_word_is_in_scope(assistant, message):
+    (reply,) = talk(assistant, message)
+    assert reply.category != "out_of_scope"
+
+
+@pytest.mark.parametrize("message", ["whats the weather forecast for tomorrow", "who won the football last night"])
+def test_the_unrelated_topic_words_still_decline_a_message_without_health_words(assistant, message):
+    (reply,) = talk(assistant, message)
+    assert reply.category == "out_of_scope"

@@ -110,7 +110,7 @@ class Assistant:
         if not res.follow_up and self.review_loop.serve(turn, self.embeddings.embed_query, self.search):
             return  # the clinic's reviewed answer; triage has run and the notices still follow
         urgent = bool(turn.triage_level)
-        verdict = scope.before_retrieval(turn.message, urgent)
+        verdict = scope.before_retrieval(turn.message, urgent, self.vocab)
         notes: dict[str, str] = {}  # the clinic's notes on flagged passages, by chunk id
         if verdict.category is None:
             found = self.library.retrieve(res.query, cache or turn.known_vectors, prefer=res.sources)

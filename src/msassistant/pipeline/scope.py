@@ -56,10 +56,13 @@ def is_health_related(message: str, vocab: Vocabulary) -> bool:
     return any(f" {phrase} " in folded for phrase in vocab.lay)
 
 
-def is_off_topic_request(message: str) -> bool:
-    """A task the assistant does not do (poems, code...) or a topic plainly unrelated to health."""
+def is_off_topic_request(message: str, vocab: Vocabulary | None = None) -> bool:
+    """A task the assistant does not do (poems, code...), or a topic plainly unrelated to health in a message
+    with no health words ("hot weather makes my legs weak" is about MS, "what's the weather" is not)."""
     folded = fold_words(message)
-    return _contains(folded, scope_rules()["off_topic_tasks"]) or _contains(folded, scope_rules()["off_topic"])
+    if _contains(folded, scope_rules()["off_topic_tasks"]):
+        return True
+    return _contains(folded, scope_rules()["off_topic"]) and not (vocab and is_health_related(message, vocab))
 
 
 def is_personal_decision(message: str, drug_named: bool = False) -> bool:
@@ -124,9 +127,9 @@ class Verdict:
     step: ScopeStep | None = None
 
 
-def before_retrieval(message: str, urgent: bool) -> Verdict:
+def before_retrieval(message: str, urgent: bool, vocab: Vocabulary | None = None) -> Verdict:
     """A task the assistant does not do (poems, code...) or a plainly unrelated topic ends the turn at once."""
-    if is_off_topic_request(message) and not urgent:
+    if is_off_topic_request(message, vocab) and not urgent:
         return Verdict("out_of_scope", step=ScopeStep(decision="out_of_scope", reason="off-topic request"))
     return Verdict()
 
