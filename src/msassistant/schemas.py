@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictStr, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictStr, WithJsonSchema,
+                      field_validator, model_validator)
+
+from .text import valid_text
 
 Category = Literal["answer", "no_coverage", "out_of_scope", "urgent"]
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+SESSION_ID_SCHEMA = {"type": "string", "pattern": SESSION_ID.pattern, "minLength": 8, "maxLength": 64}
+# Text a person typed, made valid Unicode before anything else reads it: lone surrogate halves become U+FFFD
+# and NUL characters go (see text.valid_text), so triage, the log and every encoder see the same clean text.
+UserText = Annotated[StrictStr, BeforeValidator(lambda v: valid_text(v) if isinstance(v, str) else v)]
+SessionId = Annotated[StrictStr, WithJsonSchema(SESSION_ID_SCHEMA)]
 
 
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    message: StrictStr = Field(description="The question, 1 to 2,000 characters by default (MSA_MAX_MESSAGE_CHARS).")
-    session_id: StrictStr | None = Field(default=None, description="Continue this conversation; null starts one.")
+    message: UserText = Field(description="The question, 1 to 2,000 characters by default (MSA_MAX_MESSAGE_CHARS).")
+    session_id: SessionId | None = Field(default=None, description="Continue this conversation; null starts one.")
     _sent_chars: int = PrivateAttr(default=0)  # the message's length as sent (less NULs), before trimming
 
     @field_validator("message")
     @classmethod
     def _message(cls, value: str) -> str:
-        value = value.replace("\x00", "")
         if not value.strip():
             raise ValueError("message is empty: type a question")
         return value
@@ -75,6 +82,6 @@ class ChatReply(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    turn_id: StrictStr = Field(min_length=1, max_length=64)
+    turn_id: UserText = Field(min_length=1, max_length=64)
     rating: Literal["up", "down"]
-    comment: StrictStr | None = Field(default=None, max_length=2000)
+    comment: UserText | None = Field(default=None, max_length=2000)

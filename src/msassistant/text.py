@@ -65,6 +65,15 @@ def fold_bare(text: str) -> str:
     return _WORD_DASH.sub(" ", _ANY_APOSTROPHE.sub("", text.lower()))
 
 
+def valid_text(text: str) -> str:
+    """The text as valid Unicode that every store and encoder accepts: a surrogate pair written as two
+    halves becomes its one character, a lone half becomes U+FFFD (the replacement character), and NUL
+    characters are removed. Everything else is left exactly as it was."""
+    if text.isascii():
+        return text.replace("\x00", "")
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace").replace("\x00", "")
+
+
 def normalise_breaks(text: str) -> str:
     """Line breaks written as "\\n", no-break spaces as spaces, and no byte-order mark."""
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ").replace("\ufeff", "")

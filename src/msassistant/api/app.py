@@ -5,16 +5,25 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import Settings, get_settings
 from ..index.embeddings import SentenceTransformerEmbeddings
 from ..pipeline.assistant import Assistant
 from ..store import LogStore
 from . import chat, health, widget
+from .edge import BodyLimit, SecurityHeaders
 from .limits import RateLimit, TooManyRequests, too_many_requests
+
+# A body the JSON reader could not read at all, by the reason it gave (FastAPI reports these as a 400); they
+# get the 422 that malformed JSON gets. The first match wins: UnicodeDecodeError is also a ValueError.
+UNREADABLE_BODY = ((UnicodeDecodeError, "request body is not valid UTF-8"),
+                   (RecursionError, "request body is nested too deeply"),
+                   (ValueError, "request body is not valid JSON"))
 
 
 def _explain(exc: RequestValidationError) -> list[dict]:
@@ -26,6 +35,29 @@ def _explain(exc: RequestValidationError) -> list[dict]:
             msg = "request body is not valid JSON"
         out.append({"loc": list(err.get("loc", [])), "msg": msg.removeprefix("Value error, "), "type": err.get("type")})
     return out
+
+
+def _unreadable_body(exc: StarletteHTTPException) -> str | None:
+    """Why a body could not be parsed, when that is what a 400 from FastAPI means; else None."""
+    if exc.status_code != 400 or exc.__cause__ is None:
+        return None
+    return next((why for kind, why in UNREADABLE_BODY if isinstance(exc.__cause__, kind)), None)
+
+
+def _document_limits(app: FastAPI, settings: Settings) -> None:
+    """The OpenAPI schema states this app's message limit (MSA_MAX_MESSAGE_CHARS), which the model cannot
+    know; the session id pattern is stated by the model itself."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            fields = schema.get("components", {}).get("schemas", {}).get("ChatRequest", {}).get("properties", {})
+            if "message" in fields:
+                fields["message"].update(minLength=1, maxLength=settings.max_message_chars)
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None, store: LogStore | None = None,
@@ -62,6 +94,15 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": _explain(exc)})
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        why = _unreadable_body(exc)
+        if why:
+            return JSONResponse(status_code=422, content={"detail": [{"loc": ["body"], "msg": why, "type": "json_invalid"}]})
+        return await http_exception_handler(request, exc)
+
+    # outermost last: the security headers and CORS reach every response, the body limit's 413 among them
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["Content-Type"], allow_credentials=False,
@@ -71,4 +112,6 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     from ..admin import install as install_admin  # here, not at the top: the console imports this package's deps
 
     install_admin(app, settings)  # the review console at /admin
+    app.add_middleware(SecurityHeaders)
+    _document_limits(app, settings)
     return app

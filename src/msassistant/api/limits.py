@@ -1,11 +1,16 @@
 """Rate limits per client address, counted by the app that enforces them.
 
 Each app built by create_app() counts with its own limits, taken from its own settings: MSA_RATE_LIMIT
-on each chat endpoint, MSA_ADMIN_LOGIN_LIMIT on the console's sign-in. Counts are kept in this process's
-memory in fixed windows (the `limits` package, as slowapi keeps them), so each worker counts its own.
+per client for each bucket of the public API (chat and its stream share one bucket, feedback has one,
+deleting a conversation has one), MSA_ADMIN_LOGIN_LIMIT on the console's sign-in. Counts are kept in
+this process's memory in fixed windows (the `limits` package, as slowapi keeps them), so each worker
+counts its own. Every 429 says how long to wait in a Retry-After header.
 """
 
 from __future__ import annotations
+
+import math
+import time
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -15,13 +20,18 @@ from limits.strategies import FixedWindowRateLimiter
 from slowapi.util import get_remote_address
 from starlette.exceptions import HTTPException
 
+# the public API's buckets: the routes that share a bucket share one count per client
+CHAT = "chat"  # POST /api/chat and POST /api/chat/stream
+FEEDBACK = "feedback"  # POST /api/feedback
+SESSIONS = "sessions"  # DELETE /api/sessions/{id}
+
 
 class TooManyRequests(HTTPException):
     """A client went over a limit; `detail` names the limit, e.g. "120 per 1 minute"."""
 
     def __init__(self, limit: str, retry_after: int = 60):
-        super().__init__(status_code=429, detail=limit)
         self.retry_after = max(1, int(retry_after))
+        super().__init__(status_code=429, detail=limit, headers={"Retry-After": str(self.retry_after)})
 
 
 class RateLimit:
@@ -31,15 +41,12 @@ class RateLimit:
         self.items = parse_many(value)
         self._counter = FixedWindowRateLimiter(MemoryStorage())
 
-    def hit(self, request: Request, endpoint: str) -> None:
-        """Count one request to `endpoint` (each endpoint has its own count); over the limit, a 429."""
+    def hit(self, request: Request, bucket: str) -> None:
+        """Count one request against `bucket` (each bucket has its own count); over the limit, a 429."""
         key = get_remote_address(request)
         for item in self.items:
-            if not self._counter.hit(item, key, endpoint):
-                import math
-                import time
-
-                reset = self._counter.get_window_stats(item, key, endpoint).reset_time
+            if not self._counter.hit(item, key, bucket):
+                reset = self._counter.get_window_stats(item, key, bucket).reset_time
                 raise TooManyRequests(str(item), retry_after=math.ceil(reset - time.time()))
 
 
