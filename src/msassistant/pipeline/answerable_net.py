@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 from ..resources import path as resource_path
 from ..text import tokenize
 from . import answerable
+from .learned import load_checked
 from .triage_net import _pack, _unpack, data_hash
 
 if TYPE_CHECKING:
@@ -214,16 +214,6 @@ class AnswerableNet:
     def load(cls, model_label: str, path: Path | None = None, expected_hash: str | None = None) -> "AnswerableNet":
         """The shipped model (or the one at `path`), checked against its labelled set and the embedding model."""
         file = Path(path) if path else Path(str(resource_path(*MODEL_FILE)))
-        if not file.is_file():
-            raise StaleAnswerableModel(f"no learned answerability model at {file}: {RETRAIN}")
-        try:
-            net = cls.from_dict(json.loads(file.read_text(encoding="utf-8")))
-        except (ValueError, KeyError, TypeError, zlib.error) as exc:
-            raise StaleAnswerableModel(f"the answerability model {file} cannot be read ({exc}): {RETRAIN}") from exc
-        if net.data_sha256 != (expected_hash or labelled_set_hash()):
-            raise StaleAnswerableModel("the answerability model was trained on another version of "
-                                       f"rules/answerable/train.jsonl: {RETRAIN}")
-        if net.model_label != model_label:
-            raise StaleAnswerableModel(f"the answerability model was trained with the embedding model "
-                                       f"{net.model_label!r}, but {model_label!r} is in use: {RETRAIN}")
-        return net
+        return load_checked(cls.from_dict, file, what="learned answerability model", error=StaleAnswerableModel,
+                            labelled="rules/answerable/train.jsonl", retrain=RETRAIN, model_label=model_label,
+                            expected_hash=expected_hash or labelled_set_hash())

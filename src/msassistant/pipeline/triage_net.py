@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 import zlib
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ import numpy as np
 from ..resources import path as resource_path
 from ..resources import rule
 from . import triage as rules_net
+from .learned import load_checked
 
 LEVELS = ("emergency", "crisis", "urgent")
 CLASSES = ("none", *LEVELS)
@@ -215,21 +215,10 @@ class TriageNet:
     @classmethod
     def load(cls, model_label: str, path: Path | None = None, expected_hash: str | None = None) -> "TriageNet":
         """The shipped model, checked against the labelled set and the embedding model in use."""
-        file = Path(path) if path else resource_path(*MODEL_FILE)
-        if not file.is_file():
-            raise StaleTriageModel(f"no learned triage model at {file}: {RETRAIN}")
-        try:
-            net = cls.from_dict(json.loads(file.read_text(encoding="utf-8")))
-        except (ValueError, KeyError, TypeError, zlib.error) as exc:
-            raise StaleTriageModel(f"the learned triage model {file} cannot be read ({exc}): {RETRAIN}") from exc
-        expected = expected_hash or labelled_set_hash()
-        if net.data_sha256 != expected:
-            raise StaleTriageModel(f"the learned triage model was trained on another version of "
-                                   f"rules/triage/train.jsonl: {RETRAIN}")
-        if net.model_label != model_label:
-            raise StaleTriageModel(f"the learned triage model was trained with the embedding model "
-                                   f"{net.model_label!r}, but {model_label!r} is in use: {RETRAIN}")
-        return net
+        file = Path(path) if path else Path(str(resource_path(*MODEL_FILE)))
+        return load_checked(cls.from_dict, file, what="learned triage model", error=StaleTriageModel,
+                            labelled="rules/triage/train.jsonl", retrain=RETRAIN, model_label=model_label,
+                            expected_hash=expected_hash or labelled_set_hash())
 
     def probabilities(self, vectors: np.ndarray, parts: Sequence[Unit], sets: Sequence[frozenset[str]]) -> np.ndarray:
         logits = (np.asarray(vectors, dtype=np.float32) @ self.embedding.T
