@@ -14,6 +14,15 @@ from msassistant.api.widget import demo_policy, inline_hashes
 from msassistant.text import valid_text
 
 
+def run_to_end(coroutine):
+    """Runs an ASGI call to its end in a thread of its own: in the whole suite the browser tests' Playwright
+    leaves an event loop running in this thread, where asyncio.run() refuses to start."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 # ---- valid_text ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("raw, clean", [
     ("I want to kill myself \ud800", "I want to kill myself \ufffd"),
@@ -45,7 +54,7 @@ def run(app, *, headers=(), messages=(), method="POST"):
     async def send(message):
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    run_to_end(app(scope, receive, send))
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start, json.loads(body) if body else None, len(read)
@@ -115,7 +124,7 @@ def test_a_client_that_leaves_mid_body_gets_no_response():
     async def send(message):
         sent.append(message)
 
-    asyncio.run(BodyLimit(app, 100)(scope, receive, send))
+    run_to_end(BodyLimit(app, 100)(scope, receive, send))
     assert sent == [] and app.calls == 0
 
 
@@ -134,7 +143,7 @@ def test_security_headers_by_path(path, csp, cache):
     async def send(message):
         sent.append(message)
 
-    asyncio.run(SecurityHeaders(app)({"type": "http", "path": path, "headers": []}, None, send))
+    run_to_end(SecurityHeaders(app)({"type": "http", "path": path, "headers": []}, None, send))
     headers = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
     if csp is None:  # the console sends its own
         assert headers == {"cache-control": "no-cache"}
