@@ -20,10 +20,10 @@ from ..resources import path as resource_path
 
 C_VALUES = (0.1, 0.3, 1.0, 3.0)
 FOLDS = 5
-NEAR_COPY = 0.92
+NEAR_COPY = 0.92  # a labelled question this close to another is a rewording of it, not a neighbour
 # Declining a question the library answers withholds what it holds; answering one it does not shows passages
 # beside the point. Both are wrong, but the threshold first keeps this share of covered questions answered.
-ANSWER_AT_LEAST = 0.9  # a labelled question this close to another is a rewording of it, not a neighbour
+ANSWER_AT_LEAST = 0.9
 
 
 def measure(assistant, rows, progress: bool = True) -> list[net.Signals]:
@@ -40,15 +40,14 @@ def measure(assistant, rows, progress: bool = True) -> list[net.Signals]:
     return out
 
 
-def feature_rows(measured: list[net.Signals], covered: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
-    """Every row's features, its labelled-question signals from the others: not itself, its near copies, or
-    the other rows of its group (the same question with a story in front)."""
+def feature_rows(measured: list[net.Signals], covered: np.ndarray) -> np.ndarray:
+    """Every row's features, its labelled-question signals from the others (not itself or its near copies)."""
     vectors = np.stack([s.vector for s in measured])
     sims = vectors @ vectors.T
-    groups = np.arange(len(measured)) if groups is None else groups
     rows = []
     for i, s in enumerate(measured):
-        others = (sims[i] < NEAR_COPY) & (groups != groups[i])
+        others = sims[i] < NEAR_COPY
+        others[i] = False
         c, u = net.nearest(sims[i][others], covered[others])
         rows.append(s.row(c, u))
     return np.stack(rows)
@@ -76,19 +75,18 @@ def choose_threshold(probs: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 def train(assistant, out: Path | None = None, progress: bool = True, train_file: Path | None = None) -> dict:
     """`train_file`: another labelled set (tests); the shipped model is trained on the shipped one."""
-    from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     started = time.perf_counter()
     train_file = Path(train_file) if train_file else Path(str(resource_path(*net.TRAIN_FILE)))
-    rows = labelled = net.read_labelled(train_file)
-    groups = np.arange(len(rows))
+    rows = net.read_labelled(train_file)
     y = np.asarray([label == "covered" for _, label in rows], dtype=int)
     measured = measure(assistant, rows, progress)
-    x = feature_rows(measured, y.astype(bool), groups)
-    folds = StratifiedGroupKFold(FOLDS, shuffle=True, random_state=0)
+    x = feature_rows(measured, y.astype(bool))
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
     tried = {}
     for c in C_VALUES:
-        probs = cross_val_predict(_fit(x, y, c), x, y, groups=groups, cv=folds, method="predict_proba")[:, 1]
+        probs = cross_val_predict(_fit(x, y, c), x, y, cv=folds, method="predict_proba")[:, 1]
         tried[c] = (*choose_threshold(probs, y), probs)
     best_c = max(tried, key=lambda c: tried[c][1])
     threshold, balanced, probs = tried[best_c]
@@ -102,7 +100,7 @@ def train(assistant, out: Path | None = None, progress: bool = True, train_file:
     oof = {"covered_answered": f"{answered[y == 1].mean():.1%} ({int(answered[y == 1].sum())}/{int((y == 1).sum())})",
            "uncovered_declined": f"{(~answered[y == 0]).mean():.1%} ({int((~answered[y == 0]).sum())}/{int((y == 0).sum())})"}
     target = Path(out) if out else Path(str(resource_path(*net.MODEL_FILE)))
-    target.write_text(json.dumps({**model.to_dict(), "C": best_c, "trained_on": len(labelled), "rows": len(rows), "out_of_fold": oof},
+    target.write_text(json.dumps({**model.to_dict(), "C": best_c, "trained_on": len(rows), "out_of_fold": oof},
                                  separators=(",", ":")) + "\n", encoding="utf-8")
     return {"model": str(target), "C": best_c, "threshold": round(threshold, 3), "out_of_fold": oof,
             "weights": {f: round(float(w), 3) for f, w in zip(net.FEATURES, lr.coef_[0])},

@@ -20,13 +20,13 @@ from ..index.store import Index
 from ..schemas import ChatReply
 from ..store import LogStore
 from . import compose, render, scope
+from .answerable_net import AnswerableNet
 from .conversation import Resolution, resolve
 from .curation import ReviewLoop
 from .followups import FollowUps, Suggestions
 from .llm import DEFAULT, rewrite_follow_up, write_answer, writer_for
 from .retrieve import Library
 from .steps import FollowUpsStep, ReviewLoopStep
-from .answerable_net import AnswerableNet
 from .triage_net import Triager
 from .turn import Turn
 from .vocabulary import Vocabulary, vocabulary

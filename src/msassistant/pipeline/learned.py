@@ -24,9 +24,9 @@ def load_checked(from_dict: Callable[[dict], T], file: Path, *, what: str, label
         net = from_dict(json.loads(file.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError, zlib.error) as exc:
         raise error(f"the {what} {file} cannot be read ({exc}): {retrain}") from exc
-    if getattr(net, "data_sha256") != expected_hash:
+    if net.data_sha256 != expected_hash:  # type: ignore[attr-defined]
         raise error(f"the {what} was trained on another version of {labelled}: {retrain}")
-    if getattr(net, "model_label") != model_label:
-        raise error(f"the {what} was trained with the embedding model {getattr(net, 'model_label')!r}, but "
+    if net.model_label != model_label:  # type: ignore[attr-defined]
+        raise error(f"the {what} was trained with the embedding model {net.model_label!r}, but "  # type: ignore[attr-defined]
                     f"{model_label!r} is in use: {retrain}")
     return net

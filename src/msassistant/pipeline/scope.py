@@ -140,6 +140,11 @@ def generic() -> frozenset[str]:
     return frozenset(tokenize(" ".join(generic_words())))
 
 
+def _no_coverage(**why) -> Verdict:
+    """The library does not cover what the message asks; `why` goes to the step staff see."""
+    return Verdict("no_coverage", lead=[no_coverage_text(None)], step=ScopeStep(decision="no_coverage", **why))
+
+
 def not_answered(message: str, found: "Retrieval", library: "Library", vocab: Vocabulary, covered: list,
                  net: "AnswerableNet | None") -> Verdict | None:
     """No coverage when the library does not answer what the message asks: by the learned net when there is one
@@ -150,16 +155,13 @@ def not_answered(message: str, found: "Retrieval", library: "Library", vocab: Vo
             p, features = net.probability(measured)
             if p >= net.threshold:
                 return None
-            return Verdict("no_coverage", lead=[no_coverage_text(None)],
-                           step=ScopeStep(decision="no_coverage", answerable=round(p, 3), signals=features))
+            return _no_coverage(answerable=round(p, 3), signals=features)
     foreign = answerable.foreign_terms(message, library.knows, vocab)
     if foreign and not covered:  # beside a drug the library covers, a rare word is more often a detail of it
-        return Verdict("no_coverage", lead=[no_coverage_text(None)],
-                       step=ScopeStep(decision="no_coverage", unknown_words=foreign))
+        return _no_coverage(unknown_words=foreign)
     judgement = answerable.judge(message, [(h.id, h.document.page_content) for h in found.hits], covered)
     if not judgement.answerable:
-        return Verdict("no_coverage", lead=[no_coverage_text(None)],
-                       step=ScopeStep(decision="no_coverage", missing_aspects=judgement.missing or judgement.asked))
+        return _no_coverage(missing_aspects=judgement.missing or judgement.asked)
     return None
 
 
