@@ -177,9 +177,28 @@ def tables(r: dict) -> str:
                  f"{r['peak_rss_mib_benchmark_process']} MiB.")
     for note in r.get("notes", []):
         lines.append(f"- Note: {note}")
+    lines += backend_tables(r.get("backends"))
     lines += ["", "<details><summary>The JSON this run printed</summary>", "", "```json",
               json.dumps(r, indent=1), "```", "", "</details>"]
     return "\n".join(lines)
+
+
+def backend_tables(b: dict | None) -> list[str]:
+    """The embedding backends side by side (benchmarks/backends.py)."""
+    if not b:
+        return []
+    lines = ["", "### Embedding backends (same run)", "",
+             f"Turns over the shipped corpus, interleaved with the vanilla LangChain turn; ingest of the generated "
+             f"{b['ingest_documents']:,}-document corpus into an empty index.", "",
+             "| backend | turn p50 ms | turn p95 ms | turn / LangChain | ingest chunks/s | with search snapshot | "
+             "speed-up | CLI ingest peak RSS MiB |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name in b["backends"]:
+        t, i = b["turns"][f"turn_{name}"], b["ingest"][name]
+        lines.append(f"| {name} | {t['p50_ms']} | {t['p95_ms']} | {b['turn_over_langchain'][name]} | {i['chunks_per_s']} | "
+                     f"{i['chunks_per_s_with_snapshot']} | {b['ingest_speedup'][name]}x | {i['cli_peak_rss_mib']} |")
+    lc = b["turns"]["langchain"]
+    lines.append(f"| vanilla LangChain (torch) | {lc['p50_ms']} | {lc['p95_ms']} | 1.0 | | | | |")
+    return lines
 
 
 SKELETON = f"""# Benchmarks

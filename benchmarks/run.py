@@ -26,9 +26,7 @@ import os
 import platform
 import resource
 import shutil
-import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,7 +45,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from benchmarks import scale  # noqa: E402
 from benchmarks.questions import QUESTIONS  # noqa: E402
-from benchmarks.serving import RATE_LIMIT, Server, child_env, http_sequential, http_throughput, vm_hwm_mib  # noqa: E402
+from benchmarks.serving import RATE_LIMIT, Server, cli_ingest, http_sequential, http_throughput  # noqa: E402
 from benchmarks.stats import ms, percentile, progress  # noqa: E402
 from benchmarks.targets import check_targets  # noqa: E402
 
@@ -121,7 +119,8 @@ def measure_turns(assistant, repeats: int, desc: str) -> dict:
         return Chroma(client=assistant.index.client, collection_name=assistant.settings.collection,
                       embedding_function=embedding_function)
 
-    baseline, baseline_own = chroma(StockEmbeddings(emb.model)), chroma(emb)
+    stock = emb if emb.backend == "torch" else type(emb)(backend="torch")  # vanilla LangChain runs torch
+    baseline, baseline_own = chroma(StockEmbeddings(stock.model)), chroma(emb)
     categories: list[str] = []
 
     def turn(q: str):
@@ -180,38 +179,6 @@ def timed_ingest(assistant) -> dict:
     return {"seconds": round(elapsed, 3), "chunks_embedded": report.chunks_embedded,
             "documents_embedded": len(report.added) + len(report.updated), "unchanged": len(report.unchanged),
             "chunks_per_s": round(report.chunks_embedded / elapsed, 1) if report.chunks_embedded else None}
-
-
-# ---- subprocesses: the real CLI and server ----------------------------------------------------
-def cli_ingest(home: Path, corpus: Path, show_progress: bool) -> dict:
-    """`msassistant ingest` in a child process: wall time (with start-up) and the child's peak RSS.
-
-    The peak is the child's own VmHWM, sampled until it exits. (getrusage/wait4 would not do: the child
-    starts as a copy of this big process, and Linux counts that copy's resident set as the child's peak.)"""
-    cmd = [sys.executable, "-m", "msassistant.cli", "ingest"] + ([] if show_progress else ["--quiet"])
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=child_env(home, corpus), stdout=subprocess.PIPE,
-                            stderr=None if show_progress else subprocess.PIPE, text=True, cwd=str(REPO))
-    peak = [0.0]
-
-    def sample() -> None:
-        while proc.poll() is None:
-            peak[0] = max(peak[0], vm_hwm_mib(proc.pid))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, err = proc.communicate()
-    sampler.join()
-    elapsed = time.perf_counter() - start
-    if proc.returncode:
-        raise RuntimeError(f"msassistant ingest failed ({proc.returncode}): {out[-2000:]} {(err or '')[-2000:]}")
-    embedded = 0
-    for part in out.split(";"):
-        if "chunks embedded" in part:
-            embedded = int(part.split("chunks embedded")[0].split()[-1])
-    return {"wall_s": round(elapsed, 2), "peak_rss_mib": peak[0], "chunks_embedded": embedded,
-            "output": out.strip().splitlines()[-1] if out.strip() else ""}
 
 
 # ---- the run ---------------------------------------------------------------------------------
@@ -371,6 +338,10 @@ def run(quick: bool, rebuild: bool) -> dict:
         finally:
             server.stop()
 
+    log("the embedding backends side by side")
+    from benchmarks import backends
+
+    result["backends"] = backends.measure(repeats, log)
     result["peak_rss_mib_benchmark_process"] = peak_rss_mib()
     result["notes"] = notes
     result["targets"] = check_targets(result)

@@ -1,4 +1,5 @@
-"""A real `msassistant serve` for the benchmark: start-up to a ready /api/health, HTTP latency and throughput."""
+"""The real CLI for the benchmark: `msassistant serve` (start-up to a ready /api/health, HTTP latency and
+throughput) and `msassistant ingest` (wall time and peak RSS)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from benchmarks.questions import QUESTIONS
 from benchmarks.stats import ms, progress
 
 RATE_LIMIT = "1000000/minute"  # the limiter still runs on every request, it just never refuses
+REPO = Path(__file__).resolve().parents[1]
 
 
 def child_env(home: Path, corpus: Path, port: int | None = None) -> dict:
@@ -184,3 +186,34 @@ def http_throughput(server: Server, concurrency: int, requests: int) -> dict:
             # the server's own CPU per turn; 1000 * cores / this is what 2 idle cores could serve at most
             "server_cpu_ms_per_turn": round(1000 * server_cpu / max(len(latencies), 1), 1)}
 
+
+
+def cli_ingest(home: Path, corpus: Path, show_progress: bool, env: dict | None = None) -> dict:
+    """`msassistant ingest` in a child process: wall time (with start-up) and the child's peak RSS.
+
+    The peak is the child's own VmHWM, sampled until it exits. (getrusage/wait4 would not do: the child
+    starts as a copy of this big process, and Linux counts that copy's resident set as the child's peak.)"""
+    cmd = [sys.executable, "-m", "msassistant.cli", "ingest"] + ([] if show_progress else ["--quiet"])
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env={**child_env(home, corpus), **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=None if show_progress else subprocess.PIPE, text=True, cwd=str(REPO))
+    peak = [0.0]
+
+    def sample() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], vm_hwm_mib(proc.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    sampler.join()
+    elapsed = time.perf_counter() - start
+    if proc.returncode:
+        raise RuntimeError(f"msassistant ingest failed ({proc.returncode}): {out[-2000:]} {(err or '')[-2000:]}")
+    embedded = 0
+    for part in out.split(";"):
+        if "chunks embedded" in part:
+            embedded = int(part.split("chunks embedded")[0].split()[-1])
+    return {"wall_s": round(elapsed, 2), "peak_rss_mib": peak[0], "chunks_embedded": embedded,
+            "output": out.strip().splitlines()[-1] if out.strip() else ""}

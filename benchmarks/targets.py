@@ -11,6 +11,8 @@ TARGETS = {
     "reingest_unchanged_s_max": 5.0,
     "latency_10k_over_5_max": 2.0,
     "server_ready_s_max": 10.0,
+    "int8_turn_over_langchain_max": 0.5,
+    "int8_ingest_chunks_per_s_min": 80.0,
 }
 
 
@@ -40,5 +42,20 @@ def check_targets(r: dict) -> dict:
                                                                                       t["latency_10k_over_5_max"]),
         "server_ready_s_shipped_corpus": verdict(r["http"]["server_ready_s"], t["server_ready_s_max"]),
         "server_ready_s_10k_docs": verdict(r.get("server_ready_10k_s"), t["server_ready_s_max"]),
+        **_backend_targets(r.get("backends"), verdict),
+    }
+
+
+def _backend_targets(b: dict | None, verdict) -> dict:
+    if not b or "onnx-int8" not in b.get("ingest", {}):
+        return {}
+    t, ing = TARGETS, b["ingest"]
+    return {
+        "int8_turn_p50_at_most_half_langchain": verdict(b["turn_over_langchain"]["onnx-int8"],
+                                                        t["int8_turn_over_langchain_max"]),
+        f"int8_ingest_chunks_per_s_{b['ingest_documents']}_docs": verdict(ing["onnx-int8"]["chunks_per_s"],
+                                                                           t["int8_ingest_chunks_per_s_min"], True),
+        "int8_ingest_peak_rss_mib_not_above_torch": verdict(ing["onnx-int8"]["cli_peak_rss_mib"],
+                                                            ing["torch"]["cli_peak_rss_mib"]),
     }
 

@@ -33,7 +33,7 @@ def ingest(quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progres
     settings = _settings()
     try:
         embeddings = SentenceTransformerEmbeddings.from_settings(settings)
-        index = Index(settings, embeddings, embeddings.label)
+        index = Index(settings, embeddings, embeddings.index_label)
         report = run_ingest(settings, index, progress=not quiet)
         from .index.search import HybridSearch
 

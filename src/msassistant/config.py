@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     # torch threads inside one embedding call; one is fastest when the server runs several turns at once
     # (see index/embeddings.py); raise it for a big one-off ingest on an idle machine
     torch_threads: int = 1
+    # how the embedding model runs: torch, or an ONNX export of it with fp32 or int8 weights (index/onnx.py)
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    model_cache_dir: Path | None = None  # where ONNX exports are kept (default: <data>/models)
+    # threads for ingest-sized embedding calls on an ONNX backend; 0 uses every core
+    ingest_threads: int = Field(default=0, ge=0)
 
     database_url: str | None = None
     # seconds a SQLite write waits for another writer before it is run again (see store/db.py)
@@ -136,6 +141,10 @@ class Settings(BaseSettings):
     @property
     def data_path(self) -> Path:
         return self.data_dir or self.home / "data"
+
+    @property
+    def model_cache_path(self) -> Path:
+        return self.model_cache_dir or self.data_path / "models"
 
     @property
     def db_url(self) -> str:

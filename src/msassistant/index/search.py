@@ -16,7 +16,7 @@ from langchain_core.documents import Document
 
 from . import snapshot
 from .sentences import Sentences
-from .store import Index, keyword_text
+from .store import Index, check_built_with, keyword_text
 from ..text import STOPWORDS, TOKEN, english_words, stem, tokenize
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class HybridSearch:
 
         logging.getLogger("bm25s").setLevel(logging.ERROR)
         self.index = index
+        check_built_with(index)
         generation = index.generation()
         state = snapshot.load(index.snapshot_path, generation, index.model_label) if generation else None
         if state is not None and state.ids and (state.vectors is not None) != self._exact(index, len(state.ids)):

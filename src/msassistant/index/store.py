@@ -25,6 +25,21 @@ SYNCING = "syncing-"  # the generation while a sync changes the index
 KEPT = "its last good version stays in the index until the file is fixed"
 
 
+class EmbeddingMismatch(RuntimeError):
+    """The index holds vectors of another model or backend than the queries would be embedded with."""
+
+
+def check_built_with(index: "Index") -> None:
+    """Refuse to search vectors of another model or backend with this one's queries (an ingest embeds the
+    index again, as `Index.sync` does when the model or backend changed)."""
+    built = index.built_with()
+    if built not in (None, index.model_label):
+        raise EmbeddingMismatch(
+            f"the index in {index.settings.index_path} was embedded with {built}, but queries would be embedded "
+            f"with {index.model_label}: run `msassistant ingest` to embed it again, or set MSA_EMBEDDING_MODEL "
+            "and MSA_EMBEDDING_BACKEND back to what built it")
+
+
 @dataclass
 class IngestReport:
     added: list[str] = field(default_factory=list)

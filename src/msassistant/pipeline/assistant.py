@@ -43,7 +43,7 @@ class Assistant:
         self.embeddings = embeddings or SentenceTransformerEmbeddings.from_settings(settings)
         self.logstore = logstore or LogStore(settings.db_url)
         self.vocab = vocab or vocabulary()
-        self.library = Library(settings, self.embeddings, index or Index(settings, self.embeddings, self.embeddings.label),
+        self.library = Library(settings, self.embeddings, index or Index(settings, self.embeddings, self.embeddings.index_label),
                                self.vocab)
         self.suggestions = Suggestions(settings, self.library, self.vocab, self._answers)
         self.notices = render.notices(settings)
