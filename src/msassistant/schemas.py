@@ -16,14 +16,27 @@ SESSION_ID_SCHEMA = {"type": "string", "pattern": SESSION_ID.pattern, "minLength
 # Text a person typed, made valid Unicode before anything else reads it: lone surrogate halves become U+FFFD
 # and NUL characters go (see text.valid_text), so triage, the log and every encoder see the same clean text.
 UserText = Annotated[StrictStr, BeforeValidator(lambda v: valid_text(v) if isinstance(v, str) else v)]
-SessionId = Annotated[StrictStr, WithJsonSchema(SESSION_ID_SCHEMA)]
+# Session ids are issued by the server (store.new_session_id); a reply's id always has this form.
+SessionId = Annotated[str, WithJsonSchema(SESSION_ID_SCHEMA)]
+
+
+def _issued_form(value: object) -> object:
+    """A session id sent back: one not in the form the server issues is dropped, so it starts a new conversation."""
+    if isinstance(value, str) and not SESSION_ID.fullmatch(value):
+        return None
+    return value
+
+
+SentSessionId = Annotated[StrictStr | None, BeforeValidator(_issued_form)]
 
 
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     message: UserText = Field(description="The question, 1 to 2,000 characters by default (MSA_MAX_MESSAGE_CHARS).")
-    session_id: SessionId | None = Field(default=None, description="Continue this conversation; null starts one.")
+    session_id: SentSessionId = Field(
+        default=None, description="The session_id of an earlier reply, to continue that conversation. Null, or an id "
+                                  "this server did not issue, starts a new one (the reply carries its new session_id).")
     _sent_chars: int = PrivateAttr(default=0)  # the message's length as sent (less NULs), before trimming
 
     @field_validator("message")
@@ -45,13 +58,6 @@ class ChatRequest(BaseModel):
             return f"message is {self._sent_chars} characters long; the limit is {limit}"
         return None
 
-    @field_validator("session_id")
-    @classmethod
-    def _session(cls, value: str | None) -> str | None:
-        if value is not None and not SESSION_ID.match(value):
-            raise ValueError("session_id must be 8-64 letters, digits, '-' or '_'")
-        return value
-
 
 class CitationOut(BaseModel):
     id: int
@@ -72,7 +78,7 @@ class Safety(BaseModel):
 
 
 class ChatReply(BaseModel):
-    session_id: str
+    session_id: SessionId = Field(description="Issued by the server: send it with the next message to continue.")
     turn_id: str
     category: Category
     answer: str

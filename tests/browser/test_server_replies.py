@@ -88,6 +88,17 @@ def test_follow_up_questions_are_buttons_that_ask_them(page, chat):
     expect(page.locator("[role=log] > .msa-user").last).to_contain_text("What helps with MS fatigue?")
 
 
+def test_the_widget_sends_back_the_session_id_the_server_gave_last(page, chat):
+    queue, sent = chat
+    queue.append((200, stream_of(reply())))
+    queue.append((200, stream_of(reply(session_id="session-0002", turn_id="turn-0002"))))  # the server started anew
+    queue.append((200, stream_of(reply(session_id="session-0002", turn_id="turn-0003"))))
+    for n, question in enumerate(["Why am I so tired?", "Is it MS?", "What helps?"], start=1):
+        send(page, question)
+        expect(page.locator("[role=log] > .msa-bot")).to_have_count(n)
+    assert [s["session_id"] for s in sent] == [None, "session-0001", "session-0002"]
+
+
 def test_server_text_is_never_treated_as_html(page, chat):
     queue, _ = chat
     hostile = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'

@@ -450,6 +450,17 @@ def test_list_filters(console, backlog):
     assert client.get("/admin/api/turns", params={"date_from": "yesterday"}).status_code == 400
 
 
+@pytest.mark.parametrize("page", ["9" * 18, "9" * 30, str(2**63), "100001"])
+def test_a_page_past_any_offset_sql_can_take_is_an_empty_page(console, backlog, page):
+    client = console.signed_in()
+    api = client.get("/admin/api/turns", params={"page": page, "per_page": "500"})
+    assert api.status_code == 200
+    assert api.json() == {"total": len(backlog), "page": 100_000, "per_page": 500, "turns": []}
+    html = client.get("/admin/turns", params={"page": page})
+    assert html.status_code == 200 and not any(f"#turn-{t.id}" in html.text for t in backlog.values())
+    assert client.get("/admin/api/turns", params={"page": "9" * 5000}).status_code == 422  # not a number it reads
+
+
 # ---- exports ---------------------------------------------------------------------------------------------------------------
 def test_csv_export_with_filters(console, backlog):
     s = console.store

@@ -1,6 +1,7 @@
 """The HTTP contract and its 422s, through FastAPI's test client on the real assistant."""
 
 import json
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -47,7 +48,6 @@ def test_chat_contract(client):
     ({"message": 123}, "string"),
     ({"message": ["a"]}, "string"),
     ({"message": "hi", "session_id": 5}, "string"),
-    ({"message": "hi", "session_id": "../../etc"}, "session_id"),
     ({}, "message"),
 ])
 def test_invalid_input_is_422_with_reason(client, payload, fragment):
@@ -55,6 +55,40 @@ def test_invalid_input_is_422_with_reason(client, payload, fragment):
     assert r.status_code == 422
     assert fragment.lower() in json.dumps(r.json()).lower()
     assert "x" * 100 not in r.text  # huge input is not echoed back
+
+
+# ---- session ids are issued by the server ----------------------------------------------------------------------
+def test_new_sessions_get_ids_of_at_least_128_random_bits(client):
+    ids = [client.post("/api/chat", json={"message": "Is fatigue common in MS?"}).json()["session_id"] for _ in range(2)]
+    assert ids[0] != ids[1]
+    for session in ids:  # URL-safe base64: 6 bits a character
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", session) and len(session) * 6 >= 128
+
+
+@pytest.mark.parametrize("session", ["zzzzzzzzzzzzzzzz", "abcdefgh12345678", "../../etc", "bad id!", "", "x" * 65])
+def test_an_unknown_or_malformed_session_id_starts_a_new_session(client, assistant, session):
+    client.post("/api/chat", json={"message": "What did the study find about azathioprine?"})  # someone else's turn
+    r = client.post("/api/chat", json={"message": "What are its side effects?", "session_id": session})
+    assert r.status_code == 200
+    body = r.json()
+    check_contract(body)
+    assert body["session_id"] != session
+    assert assistant.logstore.history(session) == []  # the named session was not created
+    (turn,) = assistant.logstore.history(body["session_id"])  # nothing earlier: "its" refers to no topic
+    assert turn.topic == "" and not next(s for s in turn.steps if s["step"] == "resolve")["follow_up"]
+    follow = client.post("/api/chat", json={"message": "Is it a pill?", "session_id": body["session_id"]}).json()
+    assert follow["session_id"] == body["session_id"]  # the issued id continues
+    assert len(assistant.logstore.history(body["session_id"])) == 2
+
+
+def test_an_issued_session_id_continues_its_conversation(client, assistant):
+    first = client.post("/api/chat", json={"message": "What did the study find about azathioprine?"}).json()
+    second = client.post("/api/chat", json={"message": "What are its side effects?",
+                                            "session_id": first["session_id"]}).json()
+    assert second["session_id"] == first["session_id"]
+    turns = assistant.logstore.history(first["session_id"])
+    assert [t.id for t in turns] == [first["turn_id"], second["turn_id"]]
+    assert turns[1].topic == "azathioprine"
 
 
 def test_malformed_json_is_422(client):

@@ -66,8 +66,9 @@ BODIES = [  # (name, body, headers, expected status on each chat route)
     ("NUL characters", b'{"message": "What\\u0000 is\\u0000 MS?"}', JSON, 200),
     ("only NULs and spaces", b'{"message": "\\u0000 \\u0000"}', JSON, 422),
     ("only a lone surrogate", b'{"message": "\\ud800"}', JSON, 200),
-    ("surrogate in session_id", b'{"message": "What is MS?", "session_id": "abcdefgh\\ud800"}', JSON, 422),
-    ("NUL in session_id", b'{"message": "What is MS?", "session_id": "abcdefgh\\u0000"}', JSON, 422),
+    ("surrogate in session_id", b'{"message": "What is MS?", "session_id": "abcdefgh\\ud800"}', JSON, 200),
+    ("NUL in session_id", b'{"message": "What is MS?", "session_id": "abcdefgh\\u0000"}', JSON, 200),
+    ("newline after session_id", b'{"message": "What is MS?", "session_id": "abcdefgh1234\\n"}', JSON, 200),
     ("2 MB body", TWO_MB, JSON, 413),
     ("deeply nested JSON", b"[" * 50_000 + b"]" * 50_000, JSON, 413),
     ("deeply nested JSON within the size limit", b"[" * 30_000 + b"]" * 30_000, JSON, 422),
@@ -107,6 +108,16 @@ def test_hostile_chat_bodies(client, path, name, body, headers, expected):
     else:
         assert [kind for kind, _ in events(r.text)][-1] == "final"
     assert "x" * 100 not in r.text and "[[[[" not in r.text  # the input is not echoed back
+
+
+@pytest.mark.parametrize("session", [b"abcdefgh\\ud800", b"abcdefgh\\u0000", b"abcdefgh1234\\n", b"s" * 60_000,
+                                     b"zzzzzzzzzzzzzzzz", b"..\\/..\\/etc\\/passwd"])
+def test_a_hostile_session_id_starts_a_new_session(client, assistant, session):
+    r = client.post("/api/chat", content=b'{"message": "What is MS?", "session_id": "' + session + b'"}', headers=JSON)
+    assert r.status_code == 200
+    issued = r.json()["session_id"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", issued) and len(assistant.logstore.history(issued)) == 1
+    assert "sssss" not in r.text  # the input is not echoed back
 
 
 def _feedback_cases(turn: str) -> list[tuple[str, bytes, dict, int]]:
@@ -297,8 +308,10 @@ def test_the_schema_states_the_message_limit_and_the_session_id_pattern(assistan
         schema = c.get("/openapi.json").json()
     request = schema["components"]["schemas"]["ChatRequest"]["properties"]
     assert request["message"]["minLength"] == 1 and request["message"]["maxLength"] == 50  # the app's own limit
-    session = next(s for s in request["session_id"]["anyOf"] if s.get("type") == "string")
-    assert session["pattern"] == "^[A-Za-z0-9_-]{8,64}$"
+    # any string is taken as a session id: one the server did not issue starts a new session
+    assert {"type": "string"} in request["session_id"]["anyOf"] and "issue" in request["session_id"]["description"]
+    reply = schema["components"]["schemas"]["ChatReply"]["properties"]
+    assert reply["session_id"]["pattern"] == "^[A-Za-z0-9_-]{8,64}$"  # the form of every id the server issues
     (param,) = schema["paths"]["/api/sessions/{session_id}"]["delete"]["parameters"]
     assert param["schema"]["pattern"] == "^[A-Za-z0-9_-]{8,64}$"
     feedback = schema["components"]["schemas"]["FeedbackRequest"]["properties"]

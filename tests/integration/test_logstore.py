@@ -124,10 +124,10 @@ def test_personal_details_never_reach_the_database(store):
     with store.engine.connect() as conn:
         dump = " ".join(str(v) for table in ("turns", "feedback") for row in conn.execute(text(f"select * from {table}"))
                         for v in row)
-    for detail in ("jane.doe", "04/12/1961", "943 476 5919", "Elm Street", "07700", "900123", "7946 0958", "'elm'"):
+    for detail in ("Jane", "jane.doe", "04/12/1961", "943 476 5919", "Elm Street", "07700", "900123", "7946 0958", "'elm'"):
         assert detail not in dump, detail
     [row] = store.conversation("redact-0001")
-    assert row.turn.message == ("I'm Jane ([email]), caring for my husband, DOB [dob], NHS number [id]. "
+    assert row.turn.message == ("I'm [name] ([email]), caring for my husband, DOB [dob], NHS number [id]. "
                                 "We live at [address]. His legs went numb 2 days ago, call [phone]")
     assert row.turn.resolved_query.endswith("call [phone] paresthesia")
     assert row.turn.steps[1]["unknown_words"] == ["[email]", "[email]", "[email]", "[address]", "[phone]", "[phone]", "numb"]
@@ -143,9 +143,9 @@ def test_the_assistant_logs_redacted_text_but_answers_from_the_original(assistan
     logs = LogStore(db_url)
     bot = Assistant(assistant.settings, embeddings=assistant.embeddings, index=assistant.index, logstore=logs)
     message = "My wife (DOB 04/12/1961, email anna.k@example.org) is on azathioprine. What are its side effects?"
-    reply = bot.reply(message, "pipeline-redact-01")
+    reply = bot.reply(message)
     assert reply.citations, "the question is covered by the corpus"
-    [row] = logs.conversation("pipeline-redact-01")
+    [row] = logs.conversation(reply.session_id)
     assert row.turn.id == reply.turn_id
     assert row.turn.message == "My wife (DOB [dob], email [email]) is on azathioprine. What are its side effects?"
     assert row.turn.answer == reply.answer

@@ -11,7 +11,7 @@ class CountingEmbeddings:
     """The real embeddings, with a count of the texts embedded one at a time."""
 
     def __init__(self, real):
-        self.real, self.label, self.queries = real, real.label, []
+        self.real, self.label, self.index_label, self.queries = real, real.label, real.index_label, []
 
     def embed_query(self, text):
         self.queries.append(text)

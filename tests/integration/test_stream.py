@@ -1,16 +1,20 @@
 """Streaming: POST /api/chat/stream sends the answer as server-sent events, read here from a real server.
 
 `delta` events carry pieces of the answer in order (urgent guidance first, sent before retrieval starts),
-then one `final` event carries exactly the JSON of /api/chat; the deltas joined are the final answer.
+then one `final` event carries exactly the JSON of /api/chat; the deltas joined are the final answer. Sessions
+named in a stream are checked in process too, where the log can be read.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+from msassistant.api import create_app
 from msassistant.schemas import ChatReply
 
 from unit.test_stream import URGENT
@@ -86,12 +90,50 @@ def test_a_streamed_conversation_continues_on_the_json_endpoint(live_server):
     assert any("azathioprine" in c["passage"].lower() for c in third["citations"])
 
 
+def test_streamed_sessions_get_new_random_ids(live_server):
+    ids = [check_stream(read_events(live_server, {"message": "Is fatigue common in MS?"})).session_id for _ in range(2)]
+    assert ids[0] != ids[1]
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", s) and len(s) * 6 >= 128 for s in ids)  # URL-safe base64
+
+
+# ---- the same stream in process, where the log can be read -------------------------------------------------------
+@pytest.fixture(scope="module")
+def client(assistant):
+    with TestClient(create_app(assistant.settings, assistant)) as c:
+        yield c
+
+
+def stream_in_process(client, payload: dict) -> ChatReply:
+    r = client.post("/api/chat/stream", json=payload)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    events = []
+    for block in re.split(r"\r?\n\r?\n", r.text):
+        lines = [line for line in block.splitlines() if line and not line.startswith(":")]
+        kind = next((line[6:].strip() for line in lines if line.startswith("event:")), "message")
+        data = "\n".join(line[5:].removeprefix(" ") for line in lines if line.startswith("data:"))
+        if data:
+            events.append((kind, data))
+    return check_stream(events)
+
+
+@pytest.mark.parametrize("session", ["zzzzzzzzzzzzzzzz", "bad id!"])
+def test_a_stream_naming_an_unknown_session_starts_a_new_one(client, assistant, session):
+    other = stream_in_process(client, {"message": "What did the study find about azathioprine?"})
+    reply = stream_in_process(client, {"message": "What are its side effects?", "session_id": session})
+    assert reply.session_id not in {session, other.session_id}
+    assert assistant.logstore.history(session) == []
+    (turn,) = assistant.logstore.history(reply.session_id)  # no earlier turn to borrow a topic from
+    assert turn.topic == "" and not next(s for s in turn.steps if s["step"] == "resolve")["follow_up"]
+    again = stream_in_process(client, {"message": "What are its side effects?", "session_id": other.session_id})
+    assert again.session_id == other.session_id  # an issued id continues
+    assert [t.topic for t in assistant.logstore.history(other.session_id)] == ["azathioprine", "azathioprine"]
+
+
 @pytest.mark.parametrize("payload", [
     {"message": ""},
     {"message": "   "},
     {"message": "x" * 2001},
     {"message": 42},
-    {"message": "What is MS?", "session_id": "bad id!"},
     {},
 ])
 def test_invalid_input_is_refused_before_any_stream_opens(live_server, payload):

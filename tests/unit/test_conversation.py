@@ -4,6 +4,7 @@ tests/integration/test_conversation.py)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -154,11 +155,42 @@ def test_the_turn_log_keeps_the_resolved_query_and_topic(assistant):
     assert resolve_step["follow_up"] and resolve_step["carried"] == "azathioprine"
 
 
-def test_a_session_id_chosen_by_the_client_starts_a_conversation(assistant):
-    session = "client-chosen-0001"
+@pytest.mark.parametrize("session", ["client-chosen-0001", "zzzzzzzzzzzzzzzz", "bad id!", "x" * 500])
+def test_an_id_the_server_never_issued_starts_a_new_session(assistant, session):
+    talk(assistant, "What did the study find about azathioprine?")  # another person's conversation is in the log
     (reply,) = talk(assistant, "What are its side effects?", session=session)
-    assert reply.session_id == session
-    assert assistant.logstore.history(session)[0].topic == ""
+    assert reply.session_id != session
+    assert assistant.logstore.history(session) == []  # the id the client named was not created
+    (turn,) = assistant.logstore.history(reply.session_id)  # a new conversation: nothing earlier to continue
+    assert turn.topic == "" and not next(s for s in turn.steps if s["step"] == "resolve")["follow_up"]
+
+
+def test_an_issued_id_continues_and_new_sessions_get_random_ids(assistant):
+    first, second = talk(assistant, "What did the study find about azathioprine?", "What are its side effects?")
+    assert second.session_id == first.session_id
+    assert len(assistant.logstore.history(first.session_id)) == 2
+    ids = [assistant.reply("Is fatigue common in MS?").session_id for _ in range(3)] + [first.session_id]
+    assert len(set(ids)) == len(ids)
+    for session in ids:  # URL-safe base64: 6 bits a character, at least 128 random bits
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", session) and len(session) * 6 >= 128
+
+
+def test_a_deleted_session_is_not_continued(assistant):
+    (first,) = talk(assistant, "What did the study find about azathioprine?")
+    assert assistant.logstore.delete_session(first.session_id) == 1
+    (again,) = talk(assistant, "What are its side effects?", session=first.session_id)
+    assert again.session_id != first.session_id and assistant.logstore.history(first.session_id) == []
+
+
+def test_a_session_that_cannot_be_read_starts_a_new_one(assistant, monkeypatch):
+    (first,) = talk(assistant, "What did the study find about azathioprine?")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database is unavailable")
+
+    monkeypatch.setattr(assistant.logstore, "history", broken)
+    (again,) = talk(assistant, "What are its side effects?", session=first.session_id)
+    assert again.session_id != first.session_id
 
 
 def test_follow_ups_after_an_answer_are_answerable(assistant):

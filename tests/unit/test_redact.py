@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 
-from msassistant.store.redact import echo_scrub, redact, redact_found, scrub, scrub_text
+from msassistant.store.redact import echo_scrub, name_spans, redact, redact_found, scrub, scrub_text
 
 # (message, details that must disappear, tokens that must appear)
 PERSONAL = [
@@ -64,7 +67,6 @@ ORDINARY = [
     "I've been a patient for 12 years",
     "Kesimpta 20 mg monthly, T2 lesions 14, 2 new gadolinium enhancing",
     "blood pressure 120/80, pulse 72",
-    "I saw Dr Smith at 10.30 on 5 May",
     "my grandmother was born on a farm",
     "She was in hospital for 3 days in 2021",
     "I take 1.5 mg at 8.30 and 2.5 mg at 20.30",
@@ -152,3 +154,127 @@ def test_word_lists_joined_into_one_string_are_scrubbed():
     _, found = redact_found("My wife (DOB 04/12/1961, email anna.k@example.org) is on azathioprine")
     out = scrub([{"step": "resolve", "topic": "dob email anna example org azathioprine"}], found)
     assert out == [{"step": "resolve", "topic": "dob email [email] [email] [email] azathioprine"}]
+
+
+# ---- personal names -------------------------------------------------------------------------------------------
+# (message, what it must become)
+NAMES = [
+    ("Hi, I am Sarah Jones, my husband Peter Jones has MS", "Hi, I am [name], my husband [name] has MS"),
+    ("My name is Gareth and I was diagnosed last year", "My name is [name] and I was diagnosed last year"),
+    ("I saw Dr Smith at 10.30 on 5 May", "I saw Dr [name] at 10.30 on 5 May"),
+    ("Dr. Amelia Okonkwo told me to book an MRI in June.", "Dr. [name] told me to book an MRI in June."),
+    ("My consultant Mr Fitzgerald wants me on Betaseron.", "My consultant Mr [name] wants me on Betaseron."),
+    ("My neurologist, Professor Hargreaves, mentioned Mayzent", "My neurologist, Professor [name], mentioned Mayzent"),
+    ("Megan started Kesimpta injections on Monday", "[name] started Kesimpta injections on Monday"),
+    ("I told Sarah about Ocrevus.", "I told [name] about Ocrevus."),
+    ("My mum Margaret O'Brien is 78 and on Rebif", "My mum [name] is 78 and on Rebif"),
+    ("Oliver's bladder is better since the oxybutynin", "[name]'s bladder is better since the oxybutynin"),
+    ("Thanks Rachel, the leaflet about Tysabri was useful", "Thanks [name], the leaflet about Tysabri was useful"),
+    ("My sister Hope was diagnosed on Friday", "My sister [name] was diagnosed on Friday"),
+    ("My wife May has PPMS", "My wife [name] has PPMS"),
+    ("Grace has been on Kesimpta for a year", "[name] has been on Kesimpta for a year"),
+    ("my wife grace has been on copaxone for six years", "my wife [name] has been on copaxone for six years"),
+    ("hi im priya, my neuro said the lesions are stable", "hi im [name], my neuro said the lesions are stable"),
+    ("my husband peter has ms and his balance is worse", "my husband [name] has ms and his balance is worse"),
+    ("my girlfriend emma watson has had tremors since christmas", "my girlfriend [name] has had tremors since christmas"),
+    ("my neurologist dr ferguson said copaxone is safe", "my neurologist dr [name] said copaxone is safe"),
+    ("hi, my name is will and i have rrms", "hi, my name is [name] and i have rrms"),
+    ("Ms Patel my MS nurse is lovely", "Ms [name] my MS nurse is lovely"),
+    ("My doctor, Dr. van der Berg, moved away", "My doctor, Dr. [name], moved away"),
+]
+
+# words that are never taken for a name, however they are written
+KEPT = [
+    "Is Tysabri better than Ocrevus, Kesimpta or Betaseron?",
+    "Copaxone, Mavenclad, Lemtrada, Gilenya, Tecfidera and Aubagio: which has the fewest side effects?",
+    "Numb legs since Tuesday, and worse again in May and June",
+    "I start Ocrevus in April and my next MRI is on a Friday in August",
+    "My neurologist and the MS nurse both said to rest",
+    "The Dr said my EDSS is stable",
+    "Will it help? I hope so, and I have faith in my neurologist",
+    "May I ask whether the grace period applies to the bill?",
+    "Mark my words, the heat is what triggers my relapses",
+    "I will mark the dates in a diary, my rose bush can wait",
+    "We drove to Chester on Saturday and my walking was awful",
+    "I live in Lincoln, near the Queen Elizabeth Hospital",
+    "I was seen at St Mary's Hospital and then at the Walton Centre",
+    "Is Lhermitte's sign or Uhthoff's phenomenon a relapse?",
+    "The McDonald criteria were used for my diagnosis",
+    "I'm British and was diagnosed in Germany",
+    "Heat makes my symptoms worse",
+    "Joy is hard to find when fatigue is this bad",
+    "My MS Nurse Specialist said to rest",
+    "Can I travel to Sydney or Florence with my Copaxone?",
+    "Question About Tysabri And Fatigue",
+]
+
+
+@pytest.mark.parametrize("message,expected", NAMES, ids=[m[:40] for m, _ in NAMES])
+def test_names_are_replaced(message, expected):
+    assert redact(message) == expected
+
+
+@pytest.mark.parametrize("message", KEPT, ids=[m[:40] for m in KEPT])
+def test_medicines_dates_titles_places_and_word_names_are_kept(message):
+    assert redact(message) == message
+
+
+def test_names_are_reported_and_their_words_leave_the_steps():
+    message = "I'm Niamh Kelly and my husband Tom injects my Copaxone"
+    text, found = redact_found(message)
+    assert text == "I'm [name] and my husband [name] injects my Copaxone"
+    assert [(f.kind, f.text) for f in found] == [("[name]", "Niamh Kelly"), ("[name]", "Tom")]
+    steps = [{"step": "scope", "unknown_words": ["niamh", "kelly", "tom", "copaxone"]}]
+    assert scrub(steps, found) == [{"step": "scope", "unknown_words": ["[name]", "[name]", "[name]", "copaxone"]}]
+    assert scrub_text("niamh kelly copaxone", found) == "[name] [name] copaxone"
+
+
+def test_a_name_echoed_in_an_answer_goes_as_a_whole_word_only():
+    _, found = redact_found("My husband Mark has new lesions")
+    assert echo_scrub("Mark, new lesions are common. Markers in the blood can help.", found) == \
+        "[name], new lesions are common. Markers in the blood can help."
+
+
+def test_a_name_inside_an_email_address_goes_with_the_address():
+    text, found = redact_found("I'm Jane (jane.doe@example.com)")
+    assert text == "I'm [name] ([email])"
+    assert [f.kind for f in found] == ["[email]", "[name]"]
+
+
+def test_name_redaction_is_idempotent_and_fast():
+    messages = [m for m, _ in NAMES] + KEPT
+    once = [redact(m) for m in messages]
+    assert [redact(m) for m in once] == once
+    assert name_spans("") == [] and name_spans("12 3") == []
+    start = time.perf_counter()
+    for _ in range(5):
+        for m in messages:
+            redact(m)
+    per_message = (time.perf_counter() - start) / (5 * len(messages))
+    assert per_message < 0.002, f"{1e6 * per_message:.0f} µs per message"
+
+
+def test_the_redaction_eval_command_runs_on_a_small_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from msassistant.cli import app
+
+    rows = [{"id": "a", "text": "My wife Sarah has MS", "names": [{"start": 8, "end": 13, "text": "Sarah"}],
+             "clinical": [{"start": 18, "end": 20, "text": "MS"}]},
+            {"id": "b", "text": "Numb since Tuesday on Tysabri", "names": [],
+             "clinical": [{"start": 22, "end": 29, "text": "Tysabri"}]},
+            {"id": "c", "text": "Tunde injects my Copaxone", "names": [{"start": 0, "end": 5, "text": "Tunde"}]}]
+    cases = tmp_path / "names.jsonl"
+    cases.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = CliRunner().invoke(app, ["eval", "redaction", str(cases), "--misses"])
+    assert result.exit_code == 0, result.output
+    assert "name recall: 50.0% (1/2 name words" in result.output
+    assert "false redactions: 0.00% (0/" in result.output and "clinical word redacted: 0" in result.output
+    assert "µs per message" in result.output and "- c [missed: Tunde]" in result.output
+    result = CliRunner().invoke(app, ["eval", "redaction", str(cases), "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert figures["name_recall"] == 0.5 and figures["false_redactions"] == 0 and figures["messages"] == 3
+    cases.write_text('{"text": "My wife Sarah", "names": [{"start": 8, "end": 99}]}\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["eval", "redaction", str(cases)])
+    assert result.exit_code == 1 and "names.jsonl:1" in result.output

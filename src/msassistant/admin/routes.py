@@ -35,6 +35,7 @@ TEMPLATES = WEB / "templates" / "admin"
 STATIC = WEB / "admin-static"
 STATIC_FILES = {"admin.css": "text/css; charset=utf-8"}
 PAGE_SIZE = 50
+MAX_PAGE = 100_000  # a page past this is shown as this one: the row offset stays within what SQL can take
 # the only console routes open to anonymous requests (tests enumerate app.routes against this set)
 PUBLIC_ROUTES = {("GET", "/admin/login"), ("POST", "/admin/login"), ("GET", "/admin/static/{name}")}
 SECURITY_HEADERS = [
@@ -197,7 +198,7 @@ def dashboard(request: Request, user: StaffPage, logs: StoreDep) -> HTMLResponse
 @pages.get("/turns")
 def turns_page(request: Request, user: StaffPage, logs: StoreDep, page: int = 1) -> HTMLResponse:
     f, errors = parse_filters(request.query_params)
-    page = max(1, min(page, 100_000))
+    page = max(1, min(page, MAX_PAGE))
     rows, total = logs.list_turns(f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     query = filter_query(f)
     pages_total = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
@@ -244,7 +245,7 @@ def review(request: Request, user: StaffPage, logs: StoreDep, turn_id: str, verd
 def api_turns(request: Request, logs: StoreDep, page: int = 1, per_page: int = PAGE_SIZE) -> dict:
     f = _api_filters(request)
     per_page = max(1, min(per_page, 500))
-    page = max(1, page)
+    page = max(1, min(page, MAX_PAGE))
     rows, total = logs.list_turns(f, limit=per_page, offset=(page - 1) * per_page)
     return {"total": total, "page": page, "per_page": per_page, "turns": [turn_json(r, full=False) for r in rows]}
 

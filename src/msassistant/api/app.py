@@ -46,7 +46,7 @@ def _unreadable_body(exc: StarletteHTTPException) -> str | None:
 
 def _document_limits(app: FastAPI, settings: Settings) -> None:
     """The OpenAPI schema states this app's message limit (MSA_MAX_MESSAGE_CHARS), which the model cannot
-    know; the session id pattern is stated by the model itself."""
+    know; the form of an issued session id is stated by the reply's model itself."""
     build = app.openapi
 
     def openapi() -> dict:

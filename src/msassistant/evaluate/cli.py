@@ -1,5 +1,5 @@
 """Command line for training and evaluation: `msassistant triage train`, `msassistant eval triage FILE`,
-`msassistant eval cases FILE...`."""
+`msassistant eval cases FILE...`, `msassistant eval redaction FILE`."""
 
 from __future__ import annotations
 
@@ -173,3 +173,32 @@ def paraphrases(
     chosen = paraphrase.choose(table)
     typer.echo(f"\nlowest threshold with at most {100 * paraphrase.MAX_FALSE:.1f}% false matches: "
                f"{chosen if chosen is not None else 'none'} (MSA_REVIEWED_SIMILARITY)")
+
+
+@eval_app.command("redaction")
+def redaction(
+    cases: Annotated[Path, typer.Argument(help="A JSONL file of messages with their name spans (eval/redaction/).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
+    misses: Annotated[bool, typer.Option("--misses", help="Also list the names missed and the words wrongly "
+                                                          "redacted (on the dev set only).")] = False,
+) -> None:
+    """Name recall, false redactions and time per message of the redaction of personal names on CASES."""
+    from ..store.redact import name_spans, redact
+    from .redaction import measure, read_messages
+
+    try:
+        rows = read_messages(cases)
+    except (OSError, ValueError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1)
+    report = measure(rows, name_spans, redact)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    typer.echo(f"{cases}: {report.messages} messages\n")
+    typer.echo("\n".join(report.lines()))
+    if misses:
+        texts = {r.id: r.text for r in rows}
+        typer.echo("\nmisses:")
+        for row_id, kind, words in report.misses:
+            typer.echo(f"- {row_id} [{kind}: {words}] {texts[row_id][:160]}")

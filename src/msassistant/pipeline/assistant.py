@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from typing import Iterator, Sequence
 
 from ..config import Settings, get_settings
@@ -18,7 +17,7 @@ from ..index.embeddings import SentenceTransformerEmbeddings
 from ..index.search import HybridSearch
 from ..index.store import Index
 from ..schemas import ChatReply
-from ..store import LogStore
+from ..store import LogStore, new_session_id
 from . import compose, render, scope
 from .answerable_net import AnswerableNet
 from .conversation import Resolution, resolve
@@ -77,7 +76,10 @@ class Assistant:
         return report
 
     def warm_up(self) -> None:
+        from ..store.redact import redact
+
         self.embeddings.embed_query("warm up")
+        redact("warm up, Sarah")  # the name lists load now, not on the first message
         _ = self.search, self.follow_ups
 
     def health(self) -> dict:
@@ -192,8 +194,7 @@ class Assistant:
         if turn.urgent:
             yield delta(turn.urgent)  # before anything is looked up
         self.library.follow(on_switch=self.suggestions.reset)  # a newer index from an ingest elsewhere
-        history = _history(self.logstore, session_id)
-        session_id = session_id or uuid.uuid4().hex
+        session_id, history = _conversation(self.logstore, session_id)
         self._decide(turn, history)
         pieces = self.pieces(turn)  # begins with the urgent guidance already sent
         for piece in pieces[len(sent):]:
@@ -220,12 +221,14 @@ class Assistant:
         yield from self._run(message, session_id)
 
 
-def _history(logstore: LogStore, session_id: str | None) -> list:
-    """The earlier turns of a conversation; one that cannot be read is answered as a new one."""
-    if not session_id:
-        return []
-    try:
-        return list(logstore.history(session_id))
-    except Exception:
-        log.exception("could not read the history of a session")
-        return []
+def _conversation(logstore: LogStore, session_id: str | None) -> tuple[str, list]:
+    """The session a message is answered in, and its earlier turns. Only an id the server issued (one with turns
+    in the log) continues its conversation; no id, any other id, or a session that cannot be read starts a new
+    conversation under a new id: a client never names the session it gets."""
+    history: list = []
+    if session_id:
+        try:
+            history = list(logstore.history(session_id))
+        except Exception:
+            log.exception("could not read the history of a session")
+    return (session_id, history) if session_id and history else (new_session_id(), [])

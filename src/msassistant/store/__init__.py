@@ -20,13 +20,13 @@ from sqlalchemy.orm import sessionmaker
 
 from .curation import Curation
 from .db import make_engine, upgrade
-from .models import Review, Staff, Turn
+from .models import Review, Staff, Turn, new_session_id
 from .reviews import Reviews, TurnFilter, TurnRow
 from .staff import StaffAccounts
 from .stats import stats
 from .turns import PurgeReport, TurnLog
 
-__all__ = ["LogStore", "PurgeReport", "TurnFilter", "TurnRow"]
+__all__ = ["LogStore", "PurgeReport", "TurnFilter", "TurnRow", "new_session_id"]
 
 
 class LogStore:

@@ -6,6 +6,7 @@ match them (a test compares the two).
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import datetime, timezone
 
@@ -29,6 +30,12 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def new_session_id() -> str:
+    """A new conversation's id: 192 random bits, 32 URL-safe characters. Only the server issues one, so an id
+    that reaches someone's conversation cannot be guessed or chosen."""
+    return secrets.token_urlsafe(24)
 
 
 class Base(DeclarativeBase):

@@ -1,10 +1,11 @@
 """Redaction: personal details are replaced by tokens before a message is stored.
 
-`redact(text)` replaces e-mail addresses, phone numbers, dates of birth, street addresses and long
-ID-like numbers (NHS numbers, MRNs, card numbers, ...) with `[email]`, `[phone]`, `[dob]`, `[address]`
-and `[id]`. It is deliberately conservative with ordinary medical text: ranges ("every 3-6 months",
-"30-50%"), doses, scores ("EDSS 6.5"), drug names ("interferon beta-1a"), years ("in 2019") and plain
-dates that are not a date of birth are left alone.
+`redact(text)` replaces e-mail addresses, phone numbers, dates of birth, street addresses, long ID-like
+numbers (NHS numbers, MRNs, card numbers, ...) and personal names with `[email]`, `[phone]`, `[dob]`,
+`[address]`, `[id]` and `[name]`. It is deliberately conservative with ordinary medical text: ranges
+("every 3-6 months", "30-50%"), doses, scores ("EDSS 6.5"), drug names ("interferon beta-1a", "Tysabri"),
+years ("in 2019"), dates that are not a date of birth, months, weekdays, places and titles ("Dr [name]")
+are left alone. Names are found last (see docs/redaction.md), so a name inside an e-mail address goes with it.
 
 `scrub(value, found)` applies the same to JSON-like structures (lists, dicts) and also removes the
 single words of what was found in the original message, because the pipeline's `steps` hold the
@@ -13,12 +14,16 @@ message as lower-cased word lists. `echo_scrub(text, found)` removes exact echoe
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-EMAIL, PHONE, DOB, ADDRESS, ID = "[email]", "[phone]", "[dob]", "[address]", "[id]"
+from ..resources import rule
+from ..text import straighten
+
+EMAIL, PHONE, DOB, ADDRESS, ID, NAME = "[email]", "[phone]", "[dob]", "[address]", "[id]", "[name]"
 
 # ---- e-mail ---------------------------------------------------------------------------------------
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
@@ -108,6 +113,156 @@ def _number(match: re.Match) -> str:
 _CANDIDATE = re.compile(r"[\d@]")  # \d as in the patterns: any script's digits
 
 
+# ---- personal names -----------------------------------------------------------------------------------
+# Name lists from the Faker package; cue words and words never taken for a name in rules/redaction.toml.
+# A word is a run of letters joined by "'" or "-" ("O'Brien", "Anne-Marie"); a trailing "'s" is no part of it.
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
+_SENTENCE_GAP, _CUE_GAP = re.compile(r"[.!?\n]"), re.compile(r"[.,]?\s+")
+
+
+class _Names:
+    """The name lists and the rules of rules/redaction.toml, built once (on the first message)."""
+
+    def __init__(self) -> None:
+        def listed(locales: list[str], attrs: tuple[str, ...]) -> set[str]:  # Faker's tuples, or dicts of weights
+            return {x.lower() for loc in locales for a in attrs
+                    for x in getattr(importlib.import_module(f"faker.providers.person.{loc}").Provider, a, ())
+                    if " " not in x and "." not in x}
+
+        n, unless, never = (rule("redaction")[k] for k in ("names", "unless_cued", "never"))
+        for name, value in n.items():  # each list of [names] becomes a set of lower-cased words
+            setattr(self, name, {w.lower() for w in value} if isinstance(value, list) else value)
+        first = ("first_names", "first_names_male", "first_names_female", "first_names_nonbinary")
+        self.first, self.last = listed(n["locales"], first), listed(n["locales"], ("last_names",))
+        self.wide, self.title_cased = self.first | listed(n["wide_locales"], first), set(n["title_exact"])
+        self.listed = self.wide | self.last
+        self.cues = {tuple(c.lower().split()): kind for kind, key in (("cued", "strong_cues"), ("named", "naming_cues"),
+                                                                    ("self", "self_cues"), ("greet", "greetings"))
+                     for c in n[key]}
+        self.never = {w.lower() for words in never.values() for w in words} | self.titles
+        self.demonyms, self.dated = ({w.lower() for k in keys for w in unless[k]}
+                                     for keys in (("demonyms",), ("months", "weekdays", "seasons_and_days")))
+        self.unless_cued = {w.lower() for words in unless.values() for w in words}
+        from wordfreq import top_n_list  # listed names that are also everyday words: "Grace", "Mark", "Will"
+        self.wordy = self.listed & (self.also_words | set(top_n_list("en", self.common_words)))
+        _zipf("name")  # wordfreq's list is loaded now too
+
+
+_lexicon = lru_cache(maxsize=1)(_Names)  # built on the first message
+
+
+def _zipf(key: str) -> float:
+    from wordfreq import zipf_frequency  # it keeps what it has looked up
+
+    return zipf_frequency(key, "en")
+
+
+@dataclass(slots=True)
+class _Word:
+    """A word: `end`, `word`, `key` leave out a trailing "'s", `stop`, `raw` keep it; `tight`: spaces to the next."""
+    start: int; end: int; stop: int; word: str; key: str; raw: str; cap: bool; opens: bool; tight: bool = False  # noqa: E702
+
+
+def _words_of(text: str) -> list[_Word]:
+    out: list[_Word] = []
+    for m in _NAME_WORD.finditer(straighten(text)):  # each mark is one character: the offsets stay
+        s, e, w = m.start(), m.end(), m.group()
+        if text[s - 1:s] == "[" and text[e:e + 1] == "]":  # a token put in by redaction
+            continue
+        raw = w.lower()
+        w = w[:-2] if raw.endswith("'s") and len(raw) > 3 else w
+        if out:
+            out[-1].tight = out[-1].end == out[-1].stop and text[out[-1].stop:s].isspace()
+        out.append(_Word(s, s + len(w), e, w, w.lower(), raw, w[0].isupper() and not w.isupper(),
+                         not out or bool(_SENTENCE_GAP.search(text, out[-1].stop, s))))
+    return out
+
+
+def _cue(ws: list[_Word], i: int, text: str, lx: _Names) -> str | None:
+    """What the words before ws[i] make of it: "title", "named", "cued", "relation", "self" or None."""
+    prev = ws[i - 1] if i else None
+    if prev is None or prev.end != prev.stop or not _CUE_GAP.fullmatch(text, prev.stop, ws[i].start):
+        return None
+    if prev.key in lx.titles and (prev.key not in lx.title_exact or prev.word in lx.title_cased):
+        return "title"
+    for size in (3, 2, 1):
+        kind = lx.cues.get(tuple(w.raw for w in ws[i - size:i])) if i >= size else None
+        if kind and (kind != "greet" or ws[i - size].opens):  # "Hi Claire", at the start of a sentence
+            return "self" if kind == "greet" else kind
+    relation = prev.key in lx.relations and any(w.key in lx.determiners for w in ws[max(0, i - 4):i - 1])
+    return "relation" if relation else None
+
+
+def _is_name(ws: list[_Word], i: int, text: str, lx: _Names, lower_style: bool) -> bool:
+    w, k, nxt, prev = ws[i], ws[i].key, ws[i + 1] if i + 1 < len(ws) else None, ws[i - 1] if i else None
+    if k in lx.never or len(k) < 2:
+        return False
+    if nxt and text[w.end:nxt.start].strip(" '’s") == "" and (
+            nxt.key in lx.eponym_words or nxt.key in lx.place_words and (w.end == w.stop or nxt.cap)):
+        return False  # "the Walton Centre", "St Mary's Hospital", "Bell's palsy"
+    if prev and prev.tight and (prev.cap and prev.key in lx.place_prefixes
+                                or prev.key in lx.locatives and w.end == w.stop):
+        return False  # "St Thomas", "Queen Elizabeth", "New York"; "in Barry", "near Shannon"
+    cue, listed, lower = _cue(ws, i, text, lx), k in lx.listed, w.word.islower()
+    then = nxt is not None and nxt.key in lx.after_name and w.tight  # "Grace has", not "Grace period"
+    if cue == "named":
+        return w.cap or lower and listed
+    if cue == "title" or cue == "cued" and k not in lx.unless_cued:
+        return w.cap or lower and listed and k not in lx.wordy
+    if cue == "relation":  # "my husband Peter", "my wife grace has", not "my son will be"
+        return ((listed or _zipf(k) < lx.rare_zipf) and k not in lx.demonyms if w.cap
+                else lower and listed and (k not in lx.wordy or then and k in lx.first))
+    if cue == "self" and k not in lx.demonyms and k not in lx.dated and (
+            w.cap and listed or lower and k in lx.first and k not in lx.wordy and k not in lx.unless_cued):
+        return True
+    if (w.cap and k in lx.wide and k not in lx.dated and nxt and nxt.cap and w.tight and nxt.key in lx.last
+            and nxt.key not in lx.wordy and nxt.key not in lx.never and nxt.key not in lx.unless_cued):
+        return True  # a first name and a surname: "Will Jones"
+    if w.cap or k in lx.unless_cued:  # a lone first name, unless it is also a word: "Megan started ..."
+        return k not in lx.unless_cued and k in lx.first and (k not in lx.wordy or then)
+    return lower_style and lower and k in lx.first and k not in lx.wordy and _zipf(k) < lx.lowercase_zipf
+
+
+def _surname(ws: list[_Word], j: int, lx: _Names) -> bool:
+    """Whether ws[j] goes with the name before it: "Sarah Jones", "Dr Amelia Okonkwo", "emma watson"."""
+    w, k, after = ws[j], ws[j].key, ws[j + 1] if j + 1 < len(ws) else None
+    if not ws[j - 1].tight or k in lx.never or k in lx.unless_cued or len(k) < 2 or (
+            after and (after.key in lx.place_words or after.key in lx.eponym_words)):
+        return False
+    if w.word.islower() and k in lx.particles:  # "van der Berg"
+        return after is not None and w.tight and (after.cap or after.key in lx.particles)
+    if w.cap:
+        return k in lx.last or k in lx.first or _zipf(k) < lx.rare_zipf
+    return (w.word.islower() and not ws[j - 1].cap and k in lx.last and k not in lx.wordy
+            and _zipf(k) < lx.lowercase_zipf)
+
+
+def name_spans(text: str) -> list[tuple[int, int]]:
+    """Where the personal names of `text` are, as (start, end) pairs."""
+    lx, low = _lexicon(), straighten(text)  # a text in lower case without a listed name has none (most steps)
+    if text.islower() and "'s" not in low and lx.listed.isdisjoint(_NAME_WORD.findall(low)):
+        return []
+    ws = _words_of(text)
+    lower_style = not any(w.cap for w in ws)  # "hi im priya, my husband peter has ms"
+    spans, i = [], 0
+    while i < len(ws):
+        j, w = i + 1, ws[i]  # only a capitalised word or a listed one can be a name: the rest is passed over
+        if (w.cap or w.key in lx.listed) and _is_name(ws, i, text, lx, lower_style):
+            while j < len(ws) and _surname(ws, j, lx):
+                j += 1
+            spans.append((ws[i].start, ws[j - 1].end))
+        i = j
+    return spans
+
+
+def _names(text: str) -> tuple[str, list[Found]]:
+    """The text with personal names replaced by [name], and the names."""
+    spans, out = name_spans(text), text
+    for s, e in reversed(spans):
+        out = out[:s] + NAME + out[e:]
+    return out, [Found(NAME, text[s:e]) for s, e in spans]
+
+
 # ---- API ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Found:
@@ -132,6 +287,13 @@ def _sub(pattern: re.Pattern, token: str, text: str, found: list[Found], group: 
 
 def redact_found(text: str) -> tuple[str, list[Found]]:
     """The text with personal details replaced, and what was replaced."""
+    text, found = _details(text)
+    text, names = _names(text)
+    return text, found + names
+
+
+def _details(text: str) -> tuple[str, list[Found]]:
+    """E-mail addresses, dates of birth, IDs, addresses and phone numbers (everything but names)."""
     if not text or not _CANDIDATE.search(text):
         return text, []
     found: list[Found] = []
@@ -156,12 +318,11 @@ def redact_found(text: str) -> tuple[str, list[Found]]:
 
 
 def redact(text: str) -> str:
-    """The text with e-mail addresses, phone numbers, dates of birth, addresses and IDs replaced."""
+    """The text with e-mail addresses, phone numbers, dates of birth, addresses, IDs and names replaced."""
     return redact_found(text)[0]
 
 
 _TOKEN = re.compile(r"[a-z0-9]+")
-_TOKENS = {EMAIL, PHONE, DOB, ADDRESS, ID}
 
 
 def _words(found: list[Found]) -> dict[str, str]:
@@ -221,16 +382,18 @@ def scrub_text(text: str, found: list[Found]) -> str:
     words of `found` when the text holds them lower-cased or split up."""
     if not text:
         return text
-    out = echo_scrub(redact(text), found)
+    out = echo_scrub(_details(text)[0], found)
     words = _words(found)
-    if not words:
-        return out
-    return re.sub(r"(?<!\[)\b[A-Za-z0-9]+\b(?!\])", lambda m: words.get(m.group(0).lower(), m.group(0)), out)
+    if words:  # the words of what was found keep the token they had; a name left over is found after
+        out = re.sub(r"(?<!\[)\b[A-Za-z0-9]+\b(?!\])", lambda m: words.get(m.group(0).lower(), m.group(0)), out)
+    return _names(out)[0]
 
 
 def echo_scrub(text: str, found: list[Found]) -> str:
     """Remove exact echoes of what was found in the message (the rest of the text is kept as it is)."""
     for f in sorted(found, key=lambda f: len(f.text), reverse=True):
-        if len(f.text) >= 4:
+        if len(f.text) >= 4 and f.kind == NAME:  # a whole word only: "Mark" goes, "Markers" stays
+            text = re.sub(rf"(?<![\w'’]){re.escape(f.text)}(?!\w)", NAME, text)
+        elif len(f.text) >= 4:
             text = text.replace(f.text, f.kind)
     return text
