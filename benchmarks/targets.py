@@ -16,18 +16,19 @@ TARGETS = {
 }
 
 
+def verdict(value, limit, higher_is_better=False) -> dict:
+    if value is None:
+        return {"value": None, "limit": limit, "met": None}
+    met = value >= limit if higher_is_better else value <= limit
+    return {"value": value, "limit": limit, "met": met}
+
+
 def check_targets(r: dict) -> dict:
     """Each target with the figure it is judged on; None where this run did not measure it."""
     t = TARGETS
     at8 = next((x["turns_per_s"] for x in r["http"]["throughput"] if x["concurrency"] == 8), None)
     big = next((e for e in r["scale"] if e["documents"] == 10000), None)
     largest = r["scale"][-1] if r["scale"] else None
-
-    def verdict(value, limit, higher_is_better=False):
-        if value is None:
-            return {"value": None, "limit": limit, "met": None}
-        met = value >= limit if higher_is_better else value <= limit
-        return {"value": value, "limit": limit, "met": met}
 
     reingest = largest["reingest_unchanged_cli"]["wall_s"] if largest else None
     return {
@@ -42,11 +43,12 @@ def check_targets(r: dict) -> dict:
                                                                                       t["latency_10k_over_5_max"]),
         "server_ready_s_shipped_corpus": verdict(r["http"]["server_ready_s"], t["server_ready_s_max"]),
         "server_ready_s_10k_docs": verdict(r.get("server_ready_10k_s"), t["server_ready_s_max"]),
-        **_backend_targets(r.get("backends"), verdict),
+        **backend_targets(r.get("backends")),
     }
 
 
-def _backend_targets(b: dict | None, verdict) -> dict:
+def backend_targets(b: dict | None) -> dict:
+    """The int8 backend's targets, judged on the backends part of a run."""
     if not b or "onnx-int8" not in b.get("ingest", {}):
         return {}
     t, ing = TARGETS, b["ingest"]

@@ -221,8 +221,13 @@ class TriageNet:
                             expected_hash=expected_hash or labelled_set_hash())
 
     def probabilities(self, vectors: np.ndarray, parts: Sequence[Unit], sets: Sequence[frozenset[str]]) -> np.ndarray:
-        logits = (np.asarray(vectors, dtype=np.float32) @ self.embedding.T
-                  + hasher().transform([u.text for u in parts]) @ self.text
+        import sklearn
+
+        with sklearn.config_context(skip_parameter_validation=True):  # our own list of str: half the hashing time
+            hashed = hasher().transform([u.text for u in parts])
+        text = np.stack([hashed.data[a:b] @ self.text[hashed.indices[a:b]]  # a few rows: faster than scipy's product
+                         for a, b in zip(hashed.indptr[:-1], hashed.indptr[1:])])
+        logits = (np.asarray(vectors, dtype=np.float32) @ self.embedding.T + text
                   + cue_matrix(sets) @ self.cue.T + self.intercept)
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
