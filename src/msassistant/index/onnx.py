@@ -6,10 +6,10 @@ folder, with a manifest (`export.json`) that records the source weights' sha256,
 sha256 and the versions that made it. Before each load the file is hashed again: a file that does not match
 its manifest (or a manifest for other weights) is exported anew, with a warning.
 
-int8 weights make a query about four times and an ingest about twice as fast on a small CPU; the vectors
-differ slightly from fp32 ones (median cosine 0.994, measured by `python -m benchmarks.parity` over every
-corpus chunk, sentence and eval question, in docs/benchmarks.md). Only MatMul weights are quantised, per
-output channel: the embedding table, LayerNorm and the attention softmax stay fp32.
+int8 weights make a query several times faster than torch and an ingest about four times (with every core;
+`python -m benchmarks.backends`); the vectors differ slightly from fp32 ones (median cosine 0.994, measured by
+`python -m benchmarks.parity` over every corpus chunk, sentence and eval question, in docs/benchmarks.md).
+Only MatMul weights are quantised, per output channel: the embedding table, LayerNorm and softmax stay fp32.
 
 Running a session needs only onnxruntime, numpy and tokenizers: a process on an ONNX backend never imports
 torch, except to export.
