@@ -126,3 +126,18 @@ def test_the_index_records_its_backend_and_a_switch_re_embeds_it(tmp_path, embed
     assert {c.source for c in again.citations} & {c.source for c in answer.citations}
     # the learned nets and the turn log know the model by name: the backend does not make them stale
     assert second.embeddings.label == first.embeddings.label
+
+
+def test_processes_exporting_at_once_make_one_export(tmp_path):
+    """Two workers starting together on an empty cache: one exports, the other waits and uses it."""
+    code = ("import sys, pathlib; from msassistant.index.embeddings import SentenceTransformerEmbeddings as E; "
+            "v = E(backend='onnx', cache=pathlib.Path(sys.argv[1])).embed_query('numb feet'); print(round(sum(v), 6))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in results]
+    assert results[0][0] == results[1][0]
+    assert sum("exporting the embedding model" in err for _, err in results) == 1
+    from msassistant.index.embeddings import BUNDLED_SHA256
+
+    assert [p.name for p in tmp_path.iterdir()] == [f"{BUNDLED_SHA256[:16]}-onnx"]  # no work folder left

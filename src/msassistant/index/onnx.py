@@ -82,25 +82,26 @@ def ensure_export(model_dir: Path, source_sha256: str, backend: str, cache: Path
     manifest = read_manifest(folder, source_sha256, backend)
     if manifest is not None:
         return folder, manifest
-    log.warning("exporting the embedding model to ONNX (%s) in %s: once, about ten seconds", backend, folder)
-    cache.mkdir(parents=True, exist_ok=True)
-    work = cache / f".{folder.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
-    try:
-        manifest = _export(model_dir, work, backend, source_sha256)
-        shutil.rmtree(folder, ignore_errors=True)
-        try:
-            os.rename(work, folder)
-        except OSError:  # another process finished the same export first: use theirs
-            if read_manifest(folder, source_sha256, backend) is None:
-                raise
-    except Exception as exc:
-        if isinstance(exc, OnnxModelError):
-            raise
-        raise OnnxModelError(f"exporting {model_dir} to ONNX ({backend}) failed: {type(exc).__name__}: {exc}") from exc
-    finally:
+    from .repair import exclusive
+
+    with exclusive(folder):  # another process exporting into this cache waits, then finds the export made
+        manifest = read_manifest(folder, source_sha256, backend)
+        if manifest is not None:
+            return folder, manifest
+        log.warning("exporting the embedding model to ONNX (%s) in %s: once, about ten seconds", backend, folder)
+        work = cache / f".{folder.name}.{os.getpid()}.tmp"
         shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        try:
+            manifest = _export(model_dir, work, backend, source_sha256)
+            shutil.rmtree(folder, ignore_errors=True)
+            os.rename(work, folder)
+        except OnnxModelError:
+            raise
+        except Exception as exc:
+            raise OnnxModelError(f"exporting {model_dir} to ONNX ({backend}) failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     return folder, manifest
 
 
