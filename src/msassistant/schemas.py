@@ -71,6 +71,8 @@ class CitationOut(BaseModel):
 
 class Safety(BaseModel):
     urgent: str | None
+    # the red-flag level of an urgent reply (what the widget shows a crisis or emergency by); None otherwise
+    level: Literal["emergency", "crisis", "urgent"] | None = None
     care_team: str
     red_flags: str
     # the same two notices in at most two lines, for a phone after the first reply (the full text opens from it)

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from .support import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE
+from .support import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, OwnServer
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +52,14 @@ def phone_page(new_page, base_url):
     p.goto(base_url + "/")
     p.locator(".msa-launcher").wait_for()
     return p
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    """A server of this test's own, which it may stop and start again (see support.OwnServer)."""
+    if os.environ.get("MSA_WIDGET_BASE_URL"):
+        pytest.skip("needs a server the test can stop and start: unset MSA_WIDGET_BASE_URL")
+    server = OwnServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -48,7 +54,7 @@ def ask(page, question: str) -> dict:
     The reply is read from the conversation the widget keeps in sessionStorage: Chromium does not
     reliably keep the body of an event-stream response for Playwright to read back.
     """
-    replies = page.locator("[role=log] > .msa-bot")
+    replies = page.locator(".msa-log > .msa-bot")
     before = replies.count()
     page.locator(".msa-composer textarea").fill(question)
     with page.expect_response(lambda r: r.url.endswith("/api/chat/stream")) as info:
@@ -88,3 +94,63 @@ def run_axe(page) -> dict:
           };
         }"""
     )
+
+
+class OwnServer:
+    """A `msassistant serve` of the test's own, which the test can stop and start again on the same port: a
+    server that is really down (connection refused), not an intercepted request."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 180) -> None:
+        env = {**os.environ, "MSA_HOME": str(self.home), "MSA_CORPUS_DIR": str(REPO / "corpus"),
+               "MSA_RATE_LIMIT": "1000/minute", "MSA_ALLOWED_ORIGINS": self.url}
+        log = open(self.home / "server.log", "a")
+        self.proc = subprocess.Popen([sys.executable, "-m", "msassistant.cli", "serve", "--port", str(self.port)],
+                                     env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(self.home))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError((self.home / "server.log").read_text()[-3000:])
+            try:
+                with urllib.request.urlopen(self.url + "/api/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise TimeoutError(f"{self.url} did not answer within {timeout}s")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+def shadow_eval(page, body: str):
+    """Runs `body` (a function of the widget's shadow root) in the page and returns its result."""
+    return page.evaluate(f"() => {{ const root = document.querySelector('msa-chat-widget').shadowRoot; {body} }}")
+
+
+def set_text_size(page, index: int) -> None:
+    """Chooses one of the four text sizes (0-3) as the widget remembers it, and reloads the page."""
+    page.evaluate(f"localStorage.setItem('msa-widget:text-size', '{index}')")
+    page.reload()
+    page.wait_for_function(
+        """index => {
+          const host = document.querySelector('msa-chat-widget');
+          const root = host && host.shadowRoot.querySelector('.msa-root');
+          return root && !root.hidden && root.dataset.textSize === ['standard', 'large', 'larger', 'largest'][index];
+        }""", arg=index)

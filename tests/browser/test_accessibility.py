@@ -25,7 +25,7 @@ def tab_until(page, predicate, key="Tab", limit=60) -> dict:
 
 
 def wait_for_replies(page, count: int) -> None:
-    expect(page.locator("[role=log] > .msa-bot")).to_have_count(count)
+    expect(page.locator(".msa-log > .msa-bot")).to_have_count(count)
     expect(page.locator(".msa-streaming")).to_be_hidden()
 
 
@@ -77,14 +77,14 @@ def test_full_conversation_by_keyboard_alone(page):
     assert focused(page)["text"] == "Yes, delete it"
     page.keyboard.press("Space")
     expect(page.locator(".msa-status")).to_have_text("Your conversation was deleted.")
-    expect(page.locator("[role=log] > *")).to_have_count(0)
+    expect(page.locator(".msa-log > *")).to_have_count(0)
     assert focused(page)["tag"] == "textarea"
 
 
 def test_every_control_is_large_named_and_shows_focus(page):
     open_panel(page)
     ask(page, SIDE_EFFECTS)
-    page.locator("[role=log] .msa-cite").first.click()
+    page.locator(".msa-log .msa-cite").first.click()
     controls = page.evaluate(
         """() => {
           const root = document.querySelector('msa-chat-widget').shadowRoot;
@@ -123,7 +123,7 @@ def test_axe_finds_no_serious_or_critical_problems(new_page, base_url, size):
     page.goto(base_url + "/")
     open_panel(page)
     ask(page, SIDE_EFFECTS)
-    message = page.locator("[role=log] > .msa-bot").last
+    message = page.locator(".msa-log > .msa-bot").last
     message.locator(".msa-cite").first.click()  # an open source
     message.get_by_role("button", name="Not helpful").click()  # the comment form
     ask(page, URGENT)  # an urgent reply with its alert
@@ -183,8 +183,8 @@ def test_works_at_200_percent_zoom(new_page, base_url):
     assert panel.bounding_box() == {"x": 0, "y": 0, "width": 640, "height": 400}
     assert panel.evaluate("p => p.scrollWidth - p.clientWidth") == 0
     # Everything is reachable: the reply, its sources and the question box scroll into view.
-    page.locator("[role=log] .msa-source-toggle").first.scroll_into_view_if_needed()
-    expect(page.locator("[role=log] .msa-source-toggle").first).to_be_in_viewport()
+    page.locator(".msa-log .msa-source-toggle").first.scroll_into_view_if_needed()
+    expect(page.locator(".msa-log .msa-source-toggle").first).to_be_in_viewport()
     page.locator(".msa-composer textarea").scroll_into_view_if_needed()
     expect(page.locator(".msa-composer textarea")).to_be_in_viewport()
 
@@ -194,5 +194,33 @@ def test_reduced_motion_turns_off_animation(new_page, base_url):
     page.goto(base_url + "/")
     open_panel(page)
     ask(page, SIDE_EFFECTS)
-    chevron = page.locator("[role=log] .msa-chevron").first
+    chevron = page.locator(".msa-log .msa-chevron").first
     assert chevron.evaluate("e => getComputedStyle(e).transitionDuration") == "0s"
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_axe_finds_nothing_on_urgent_crisis_and_error_states(new_page, base_url, size):
+    """Every axe finding counts here, not only serious ones. The failures come from aborted requests
+    (page.route): the same errors a stopped server gives (see test_a_stopped_server_gives_plain_errors_with_retry)."""
+    phone = size == "phone"
+    page = new_page(PHONE if phone else DESKTOP, is_mobile=phone)
+    page.goto(base_url + "/")
+    open_panel(page)
+    ask(page, URGENT)
+    ask(page, "i don't want to be here anymore, i have been saving up my pills")
+    page.route(base_url + "/api/**", lambda route: route.abort("connectionrefused"))
+    urgent = page.locator(".msa-log > .msa-bot").first
+    urgent.get_by_role("button", name="Not helpful").click()
+    urgent.get_by_role("button", name="Send feedback").click()
+    expect(urgent.get_by_role("alert")).to_have_count(2)  # the guidance, and the feedback problem
+    page.locator(".msa-composer textarea").fill(SIDE_EFFECTS)
+    page.keyboard.press("Enter")
+    expect(page.locator(".msa-log > .msa-error-msg [role=alert]")).to_be_visible()
+    if phone:
+        page.get_by_role("button", name="Options").click()
+    page.get_by_role("button", name="Delete my conversation").click()
+    page.get_by_role("button", name="Yes, delete it").click()
+    expect(page.locator(".msa-confirm [role=alert]")).to_be_visible()
+
+    result = run_axe(page)
+    assert result["violations"] == [], result["violations"]

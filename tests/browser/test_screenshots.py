@@ -11,7 +11,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from .support import DESKTOP, PHONE, REPO, SIDE_EFFECTS, ask, open_panel
+from .support import DESKTOP, PHONE, REPO, SIDE_EFFECTS, URGENT, ask, open_panel
 
 pytestmark = pytest.mark.browser
 
@@ -26,15 +26,51 @@ def test_screenshot(new_page, base_url, tmp_path, name, viewport):
     page.goto(base_url + "/")
     open_panel(page)
     ask(page, SIDE_EFFECTS)
-    message = page.locator("[role=log] > .msa-bot").last
+    message = page.locator(".msa-log > .msa-bot").last
     # Desktop: a [n] marker was followed to its opened source. Phone: the question and the answer.
     message.locator(".msa-cite").first.click()
     expect(message.locator(".msa-source-details").first).to_be_visible()
     if phone:
-        page.locator("[role=log] > .msa-user").last.evaluate("m => m.scrollIntoView({block: 'start'})")
+        page.locator(".msa-log > .msa-user").last.evaluate("m => m.scrollIntoView({block: 'start'})")
     page.mouse.move(0, 0)
 
     folder = REPO / "docs" if os.environ.get("MSA_UPDATE_SCREENSHOTS") == "1" else tmp_path
     path = folder / name
     page.screenshot(path=str(path))
     assert path.stat().st_size > 10_000
+
+
+def phone_page(new_page, base_url):
+    page = new_page(PHONE, is_mobile=True, has_touch=True, reduced_motion="reduce")
+    page.goto(base_url + "/")
+    open_panel(page)
+    return page
+
+
+def save(page, tmp_path, name: str) -> None:
+    page.mouse.move(0, 0)
+    folder = REPO / "docs" if os.environ.get("MSA_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    path = folder / name
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000
+
+
+def test_screenshot_urgent_reply_on_a_phone(new_page, base_url, tmp_path):
+    """An urgent reply: the guidance first, with its tap-to-call numbers, in view."""
+    page = phone_page(new_page, base_url)
+    ask(page, SIDE_EFFECTS)
+    ask(page, URGENT)
+    expect(page.locator(".msa-log > .msa-bot").last.locator(".msa-alert")).to_be_in_viewport()
+    save(page, tmp_path, "widget-urgent-phone.png")
+
+
+def test_screenshot_error_on_a_phone(new_page, base_url, tmp_path):
+    """The assistant not responding (the request is refused, as by a stopped server): plain words and Retry."""
+    page = phone_page(new_page, base_url)
+    ask(page, SIDE_EFFECTS)
+    page.route(base_url + "/api/chat/stream", lambda route: route.abort("connectionrefused"))
+    page.locator(".msa-composer textarea").fill("Do they cause flu-like symptoms?")
+    page.keyboard.press("Enter")
+    expect(page.locator(".msa-log > .msa-error-msg [role=alert]")).to_be_in_viewport()
+    page.locator(".msa-composer textarea").blur()
+    save(page, tmp_path, "widget-error-phone.png")

@@ -83,9 +83,9 @@ def test_follow_up_questions_are_buttons_that_ask_them(page, chat):
     follow_up = page.get_by_role("button", name="What helps with MS fatigue?")
     expect(follow_up).to_be_visible()
     follow_up.click()
-    expect(page.locator("[role=log] > .msa-bot")).to_have_count(2)
+    expect(page.locator(".msa-log > .msa-bot")).to_have_count(2)
     assert sent[1] == {"message": "What helps with MS fatigue?", "session_id": "session-0001"}
-    expect(page.locator("[role=log] > .msa-user").last).to_contain_text("What helps with MS fatigue?")
+    expect(page.locator(".msa-log > .msa-user").last).to_contain_text("What helps with MS fatigue?")
 
 
 def test_the_widget_sends_back_the_session_id_the_server_gave_last(page, chat):
@@ -95,7 +95,7 @@ def test_the_widget_sends_back_the_session_id_the_server_gave_last(page, chat):
     queue.append((200, stream_of(reply(session_id="session-0002", turn_id="turn-0003"))))
     for n, question in enumerate(["Why am I so tired?", "Is it MS?", "What helps?"], start=1):
         send(page, question)
-        expect(page.locator("[role=log] > .msa-bot")).to_have_count(n)
+        expect(page.locator(".msa-log > .msa-bot")).to_have_count(n)
     assert [s["session_id"] for s in sent] == [None, "session-0001", "session-0002"]
 
 
@@ -110,7 +110,7 @@ def test_server_text_is_never_treated_as_html(page, chat):
     queue.append((200, stream_of(final)))
     send(page, "Hello")
 
-    message = page.locator("[role=log] > .msa-bot")
+    message = page.locator(".msa-log > .msa-bot")
     expect(message.locator(".msa-body")).to_contain_text(hostile)
     message.locator(".msa-cite").click()
     expect(message.locator(".msa-passage")).to_have_text(hostile)
@@ -125,8 +125,11 @@ def test_a_stream_error_is_shown_and_the_question_kept(page, chat):
     queue.append((200, sse(("delta", {"text": "Fatigue is"}), ("error", {"detail": "The library is being updated."}))))
     send(page, "Why am I so tired?")
 
-    problem = page.locator("[role=log] > .msa-error-msg")
-    expect(problem).to_contain_text("The library is being updated.")
+    problem = page.locator(".msa-log > .msa-error-msg")
+    # Plain words, not the server's own detail.
+    expect(problem.get_by_role("alert").locator(".msa-problem-text")).to_have_text(
+        "The assistant couldn't finish the answer. Your question is saved.")
+    expect(problem).not_to_contain_text("The library is being updated.")
     expect(page.locator(".msa-streaming")).to_be_hidden()
     # The question is put back, so it need not be typed again.
     expect(page.locator(".msa-composer textarea")).to_have_value("Why am I so tired?")
@@ -136,27 +139,90 @@ def test_rate_limit_asks_to_wait(page, chat):
     queue, _ = chat
     queue.append((429, {"detail": "Rate limit exceeded: 10 per 1 minute"}))
     send(page, "Why am I so tired?")
-    expect(page.locator("[role=log] > .msa-error-msg")).to_contain_text("Please wait a minute, then try again.")
+    expect(page.locator(".msa-log > .msa-error-msg")).to_contain_text("Please wait a minute, then try again.")
 
 
 def test_invalid_input_shows_the_reason(page, chat):
     queue, _ = chat
     queue.append((422, {"detail": [{"loc": ["body", "message"], "msg": "Value error, message is empty: type a question"}]}))
     send(page, "   x")
-    expect(page.locator("[role=log] > .msa-error-msg")).to_contain_text("message is empty: type a question")
+    expect(page.locator(".msa-log > .msa-error-msg")).to_contain_text("message is empty: type a question")
 
 
 def test_a_stream_without_a_final_reply_is_reported(page, chat):
     queue, _ = chat
     queue.append((200, sse(("delta", {"text": "Fatigue is"}))))
     send(page, "Why am I so tired?")
-    expect(page.locator("[role=log] > .msa-error-msg")).to_contain_text("The answer was cut off.")
-    expect(page.locator("[role=log] > .msa-bot")).to_have_count(0)
+    expect(page.locator(".msa-log > .msa-error-msg")).to_contain_text("The answer was cut off.")
+    expect(page.locator(".msa-log > .msa-bot")).to_have_count(0)
 
 
 def test_an_unreachable_server_is_explained(page, chat):
     queue, _ = chat
     queue.append((None, None))
     send(page, "Why am I so tired?")
-    expect(page.locator("[role=log] > .msa-error-msg")).to_contain_text("could not be reached")
+    expect(page.locator(".msa-log > .msa-error-msg")).to_contain_text("The assistant isn't responding. Your question is saved.")
     expect(page.locator(".msa-composer textarea")).to_have_value("Why am I so tired?")
+
+
+PROMO = {"id": 2, "source": "promo.txt", "title": "A miracle cure", "passage": "It repaired my myelin in a week.",
+         "score": 0.7, "kind": "news/promotional article",
+         "credibility": "Promotional article: relies on personal stories. Its claims have not been verified."}
+CAUTION = ("Caution: [2] comes from a promotional article. It relies on personal stories and names no study or "
+           "journal, so its claims have not been verified. Ask your care team before acting on it.")
+
+
+def test_a_caution_said_after_the_answer_is_shown_before_the_claims(page, chat):
+    queue, _ = chat
+    answer = (f"The treatment guide says:\n\nFatigue is common in MS [1].\n\nA promotional article claims:\n\n"
+              f"It repaired my myelin in a week [2].\n\n{CAUTION}\n\n{CARE}\n\n{RED_FLAGS}")
+    queue.append((200, stream_of(reply(answer=answer, citations=[reply()["citations"][0], PROMO]))))
+    send(page, "Does the myelin cure work?")
+
+    blocks = page.locator(".msa-log > .msa-bot .msa-body > *")
+    expect(blocks).to_have_count(5)
+    texts = [blocks.nth(i).inner_text() for i in range(5)]
+    assert texts[0] == "The treatment guide says:"
+    assert texts[2].startswith("Caution: promotional source") and "comes from a promotional article" in texts[2]
+    assert texts[3] == "A promotional article claims:"  # the box comes before the group's lead line
+    expect(blocks.nth(2)).to_have_class("msa-promo")
+
+
+def test_promotional_sources_get_a_warning_even_without_a_caution_in_the_text(page, chat):
+    queue, _ = chat
+    queue.append((200, stream_of(reply(answer=f"It repaired my myelin in a week [2].\n\n{CARE}\n\n{RED_FLAGS}",
+                                       citations=[PROMO]))))
+    send(page, "Does the myelin cure work?")
+    box = page.locator(".msa-log > .msa-bot .msa-body > .msa-promo")
+    expect(box).to_contain_text("Caution: promotional source" + PROMO["credibility"])
+
+
+def test_an_urgent_reply_shows_one_passage_and_no_suggestions(page, chat):
+    queue, _ = chat
+    urgent = "Please contact your MS care team or a doctor today. What you describe should be checked soon."
+    second = dict(reply()["citations"][0], id=2, title="Second source", passage="Another passage.")
+    answer = (f"{urgent}\n\nThe treatment guide says:\n\nFatigue is common in MS [1].\n\nA study found:\n\n"
+              f"Another thing [2].\n\n{CARE}\n\n{RED_FLAGS}")
+    queue.append((200, stream_of(reply(category="urgent", answer=answer, citations=[reply()["citations"][0], second],
+                                       safety={"urgent": urgent, "care_team": CARE, "red_flags": RED_FLAGS},
+                                       follow_ups=["What is a relapse?"]))))
+    send(page, "My leg went numb yesterday")
+    message = page.locator(".msa-log > .msa-bot")
+    expect(message.locator(".msa-alert")).to_contain_text(urgent)
+    expect(message.locator(".msa-source-toggle")).to_have_count(1)
+    expect(message.locator(".msa-body")).to_have_text("The treatment guide says:Fatigue is common in MS [1].")
+    expect(message.locator(".msa-followups")).to_have_count(0)
+    expect(message.locator(".msa-feedback")).to_have_count(1)
+
+
+def test_a_reply_that_names_its_level_is_taken_at_its_word(page, chat):
+    queue, _ = chat
+    guidance = "Please call the crisis line on 988 now."
+    queue.append((200, stream_of(reply(category="urgent", answer=f"{guidance}\n\n{CARE}\n\n{RED_FLAGS}", citations=[],
+                                       safety={"urgent": guidance, "care_team": CARE, "red_flags": RED_FLAGS,
+                                               "level": "crisis"}))))
+    send(page, "I can't go on")
+    message = page.locator(".msa-log > .msa-bot")
+    expect(message).to_have_class("msa-msg msa-bot msa-urgent msa-level-crisis")
+    expect(message.locator("a.msa-call")).to_have_attribute("href", "tel:988")
+    expect(message.locator(".msa-notice, .msa-feedback")).to_have_count(0)

@@ -18,7 +18,7 @@ WATCH_STREAM_JS = """() => {
   const stream = root.querySelector('.msa-streaming');
   window.__streamed = [];
   new MutationObserver(() => {
-    const text = stream.querySelector('.msa-text').textContent;
+    const text = stream.querySelector('.msa-stream-body').textContent;
     if (!stream.hidden && text) window.__streamed.push(text.length);
   }).observe(stream, {subtree: true, childList: true, characterData: true});
 }"""
@@ -35,7 +35,7 @@ def test_question_streams_an_answer_with_citations(page):
     assert streamed, "text should appear while the answer streams in"
     assert streamed == sorted(streamed), "streamed text only grows"
 
-    message = page.locator("[role=log] > .msa-bot").last
+    message = page.locator(".msa-log > .msa-bot").last
     expect(page.locator(".msa-streaming")).to_be_hidden()
     expect(message.locator(".msa-cite").first).to_be_visible()
     expect(message.locator(".msa-source-toggle")).to_have_count(len(reply["citations"]))
@@ -52,7 +52,7 @@ def test_question_streams_an_answer_with_citations(page):
 def test_citation_opens_the_exact_passage(page):
     open_panel(page)
     reply = ask(page, SIDE_EFFECTS)
-    message = page.locator("[role=log] > .msa-bot").last
+    message = page.locator(".msa-log > .msa-bot").last
 
     marker = message.locator(".msa-cite").first
     number = int(marker.inner_text().strip("[]"))
@@ -79,8 +79,8 @@ def test_urgent_reply_is_announced_at_once(page):
     reply = ask(page, URGENT)
 
     assert reply["category"] == "urgent"
-    message = page.locator("[role=log] > .msa-bot").last
-    expect(message).to_have_class("msa-msg msa-bot msa-urgent")
+    message = page.locator(".msa-log > .msa-bot").last
+    expect(message).to_have_class("msa-msg msa-bot msa-urgent msa-level-urgent")
     alert = message.get_by_role("alert")
     expect(alert).to_be_visible()
     expect(alert).to_contain_text(reply["safety"]["urgent"])
@@ -93,7 +93,7 @@ def test_crisis_numbers_are_tap_to_call_links(page):
     open_panel(page)
     reply = ask(page, "i dont want to be here anymore, ive been saving up my pills")
     assert reply["category"] == "urgent"
-    alert = page.locator("[role=log] > .msa-bot").last.get_by_role("alert")
+    alert = page.locator(".msa-log > .msa-bot").last.get_by_role("alert")
     expect(alert).to_contain_text(reply["safety"]["urgent"])
     links = alert.locator("a.msa-call")
     hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
@@ -106,7 +106,7 @@ def test_crisis_numbers_are_tap_to_call_links(page):
 def test_thumbs_down_with_a_comment(page):
     open_panel(page)
     reply = ask(page, SIDE_EFFECTS)
-    message = page.locator("[role=log] > .msa-bot").last
+    message = page.locator(".msa-log > .msa-bot").last
 
     down = message.get_by_role("button", name="Not helpful")
     down.click()
@@ -131,8 +131,8 @@ def test_reload_keeps_the_conversation(page):
     page.reload()
 
     expect(page.locator(".msa-panel")).to_be_visible()  # it was open, so it stays open
-    expect(page.locator("[role=log] > .msa-user")).to_have_text("You" + SIDE_EFFECTS)
-    message = page.locator("[role=log] > .msa-bot")
+    expect(page.locator(".msa-log > .msa-user")).to_have_text("You" + SIDE_EFFECTS)
+    message = page.locator(".msa-log > .msa-bot")
     expect(message).to_have_count(1)
     expect(message.locator(".msa-source-toggle")).to_have_count(len(reply["citations"]))
     expect(message.locator(".msa-notice")).to_contain_text(reply["safety"]["care_team"])
@@ -148,7 +148,7 @@ def test_typed_markup_is_shown_as_text_and_never_runs(page):
     typed = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
     ask(page, typed)
 
-    expect(page.locator("[role=log] > .msa-user .msa-text")).to_have_text(typed)
+    expect(page.locator(".msa-log > .msa-user .msa-text")).to_have_text(typed)
     assert page.evaluate("typeof window.__pwned") == "undefined"
     injected = page.evaluate(
         "() => document.querySelector('msa-chat-widget').shadowRoot.querySelectorAll('script, img').length"
@@ -163,9 +163,9 @@ def test_follow_up_buttons_send_that_question(page):
         pytest.skip("this reply has no suggested follow-up questions")
     follow_up = reply["follow_ups"][0]
     with page.expect_request(lambda r: r.url.endswith("/api/chat/stream")) as info:
-        page.locator("[role=log] > .msa-bot").last.get_by_role("button", name=follow_up).click()
+        page.locator(".msa-log > .msa-bot").last.get_by_role("button", name=follow_up).click()
     assert json.loads(info.value.post_data) == {"message": follow_up, "session_id": reply["session_id"]}
-    expect(page.locator("[role=log] > .msa-bot")).to_have_count(2)
+    expect(page.locator(".msa-log > .msa-bot")).to_have_count(2)
 
 
 def test_start_over_begins_a_new_session(page):
@@ -173,7 +173,7 @@ def test_start_over_begins_a_new_session(page):
     ask(page, SIDE_EFFECTS)
     page.get_by_role("button", name="Start over").click()
 
-    expect(page.locator("[role=log] > *")).to_have_count(0)
+    expect(page.locator(".msa-log > *")).to_have_count(0)
     expect(page.locator(".msa-status")).to_have_text("Started a new conversation.")
     expect(page.locator(".msa-composer textarea")).to_be_focused()
     with page.expect_request(lambda r: r.url.endswith("/api/chat/stream")) as info:
@@ -189,18 +189,18 @@ def test_delete_my_conversation_after_confirming(page):
     cancel = page.get_by_role("button", name="Cancel, keep it")
     expect(cancel).to_be_focused()
     cancel.click()  # changing one's mind keeps everything
-    expect(page.locator("[role=log] > .msa-bot")).to_have_count(1)
+    expect(page.locator(".msa-log > .msa-bot")).to_have_count(1)
 
     page.get_by_role("button", name="Delete my conversation").click()
     with page.expect_response(lambda r: r.request.method == "DELETE") as info:
         page.get_by_role("button", name="Yes, delete it").click()
     assert info.value.url.endswith("/api/sessions/" + reply["session_id"])
     assert info.value.status == 200  # Chromium does not hand a no-store DELETE body to the test: the removal is checked below
-    expect(page.locator("[role=log] > *")).to_have_count(0)
+    expect(page.locator(".msa-log > *")).to_have_count(0)
     expect(page.locator(".msa-status")).to_have_text("Your conversation was deleted.")
 
     page.reload()  # and it stays gone
-    expect(page.locator("[role=log] > *")).to_have_count(0)
+    expect(page.locator(".msa-log > *")).to_have_count(0)
 
 
 def test_text_size_control_persists(page):
@@ -247,7 +247,7 @@ def test_host_page_styles_do_not_leak_in_or_out(new_page, base_url):
 
     open_panel(page)
     ask(page, SIDE_EFFECTS)
-    body_text = page.locator("[role=log] > .msa-bot .msa-text").first
+    body_text = page.locator(".msa-log > .msa-bot .msa-text").first
     assert style(body_text, "color") == "rgb(27, 27, 27)"
     assert 14 <= float(style(body_text, "fontSize").removesuffix("px")) <= 24
     expect(page.locator(".msa-composer textarea")).to_be_visible()
@@ -277,7 +277,7 @@ def test_data_attributes_configure_the_widget(new_page, base_url):
 def test_notices_in_full_first_then_compact_and_full_again_when_urgent(page):
     open_panel(page)
     first = ask(page, SIDE_EFFECTS)
-    replies = page.locator("[role=log] > .msa-bot")
+    replies = page.locator(".msa-log > .msa-bot")
     expect(replies.nth(0).locator(".msa-notice")).not_to_have_class(re.compile("msa-notice-compact"))
     second = ask(page, "Do they cause flu-like symptoms?")
     compact = replies.nth(1).locator(".msa-notice-compact")

@@ -21,7 +21,7 @@ def check_contract(body: dict) -> None:
     assert body["category"] in {"answer", "no_coverage", "out_of_scope", "urgent"}
     assert isinstance(body["session_id"], str) and isinstance(body["turn_id"], str)
     safety = body["safety"]
-    assert set(safety) == {"urgent", "care_team", "red_flags", "compact"}
+    assert set(safety) == {"urgent", "level", "care_team", "red_flags", "compact"}
     assert safety["compact"] and safety["compact"] not in body["answer"]  # the widget's short form, not the answer
     assert safety["care_team"] in body["answer"] and safety["red_flags"] in body["answer"]
     assert body["answer"].rstrip().endswith(safety["red_flags"])
@@ -35,7 +35,7 @@ def test_chat_contract(client):
     assert r.status_code == 200
     body = r.json()
     check_contract(body)
-    assert body["category"] == "answer" and body["safety"]["urgent"] is None
+    assert body["category"] == "answer" and body["safety"]["urgent"] is None and body["safety"]["level"] is None
     assert any("30-50%" in c["passage"] for c in body["citations"])
     again = client.post("/api/chat", json={"message": "What are the side effects?", "session_id": body["session_id"]})
     assert again.status_code == 200 and again.json()["session_id"] == body["session_id"]

@@ -212,7 +212,7 @@ def test_a_body_at_the_limit_is_accepted_and_one_byte_more_is_not(assistant, tmp
 
 # ---- a crisis message with junk in it is still a crisis, and is logged ------------------------------------------
 def _check_crisis(reply: dict, assistant) -> None:
-    assert reply["category"] == "urgent" and reply["safety"]["urgent"]
+    assert reply["category"] == "urgent" and reply["safety"]["urgent"] and reply["safety"]["level"] == "crisis"
     assert "988" in reply["safety"]["urgent"] and reply["answer"].startswith(reply["safety"]["urgent"])
     (turn,) = assistant.logstore.history(reply["session_id"])
     assert turn.id == reply["turn_id"] and turn.category == "urgent"

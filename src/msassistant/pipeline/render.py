@@ -60,6 +60,7 @@ def reply(turn: Turn, n: Notices, *, session_id: str, turn_id: str, answer: str,
     return ChatReply(
         session_id=session_id, turn_id=turn_id, category=turn.category, answer=answer,
         citations=[c.public() for c in turn.citations],
-        safety={"urgent": turn.urgent, "care_team": n.care_team, "red_flags": n.red_flags, "compact": n.compact},
+        safety={"urgent": turn.urgent, "level": turn.triage_level if turn.urgent else None, "care_team": n.care_team,
+                "red_flags": n.red_flags, "compact": n.compact},
         follow_ups=follow_ups,
     )

@@ -40,6 +40,22 @@
   const fullScreen = window.matchMedia("(max-width: 640px), (max-height: 500px)");
   const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 
+  // How each kind of urgent guidance begins (these words are fixed in the clinic's red-flag rules). A reply
+  // that names its level (safety.level) is taken at its word; otherwise the guidance's first words tell
+  // crisis guidance (suicide or self-harm) from emergency and same-day guidance.
+  const LEVELS = ["emergency", "crisis", "urgent"];
+  const GUIDANCE_STARTS = [
+    ["emergency", "This could be an emergency."],
+    ["crisis", "I am really sorry you are feeling this way."],
+    ["urgent", "Please contact your MS care team or a doctor today."],
+  ];
+  const ALERT_TITLES = { emergency: "Emergency: get help now", crisis: "Support is available now", urgent: "Urgent" };
+  // How the care-team notice and the warning-signs notice begin, so that a reply still being written shows
+  // them in their own block. Once a reply has arrived, its exact notice texts are used as well.
+  const NOTICE_STARTS = ["Talk with your MS care team before changing", "Get medical help the same day"];
+
+  const NOT_RESPONDING = "The assistant isn't responding.";
+
   const state = { sessionId: null, turns: [], open: false, busy: false, controller: null, textSize: 0 };
   const ui = {};
   let idCounter = 0;
@@ -86,6 +102,22 @@
 
   function scrollBehavior() {
     return reducedMotion.matches ? "auto" : "smooth";
+  }
+
+  // Scrolls the conversation (never the page or the panel) so that `node` starts at the top of the view,
+  // or, with where = "nearest", just far enough for all of it (or its start) to be seen.
+  function scrollToNode(node, where, behavior) {
+    const box = ui.scroll;
+    const top = node.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop;
+    const gap = 8;
+    let target = top - gap;
+    if (where === "nearest") {
+      const fits = node.offsetHeight + 2 * gap <= box.clientHeight;
+      const bottom = top + node.offsetHeight + gap - box.clientHeight;
+      if (top - gap >= box.scrollTop && top + node.offsetHeight + gap <= box.scrollTop + box.clientHeight) return;
+      target = fits ? Math.max(bottom, Math.min(box.scrollTop, top - gap)) : top - gap;
+    }
+    box.scrollTo({ top: Math.max(0, target), behavior: behavior || scrollBehavior() });
   }
 
   /* ---------- storage (may be blocked by the browser: never fatal) ---------- */
@@ -154,12 +186,11 @@
       class: "msa-btn msa-btn-header msa-options", "aria-expanded": "false", "aria-controls": toolbar.id,
       onclick: () => showOptions(ui.options.getAttribute("aria-expanded") !== "true"),
     });
+    ui.close = button("Close", { class: "msa-btn msa-btn-header msa-close", "aria-label": "Close chat", onclick: closePanel });
+    // The header wraps onto a second line rather than push Close off the screen.
     const header = el("div", { class: "msa-header" }, [
       el("h2", { class: "msa-title", id: titleId, text: config.title }),
-      el("div", { class: "msa-row" }, [
-        ui.options,
-        button("Close", { class: "msa-btn msa-btn-header", "aria-label": "Close chat", onclick: closePanel }),
-      ]),
+      el("div", { class: "msa-row msa-header-buttons" }, [ui.options, ui.close]),
     ]);
     panel.append(header, toolbar, buildConfirm(), buildConversation(), buildComposer());
     return panel;
@@ -192,7 +223,7 @@
   function buildConfirm() {
     const textId = nextId("confirm-text");
     ui.confirmCancel = button("Cancel, keep it", { class: "msa-btn", onclick: hideConfirm });
-    ui.confirmError = el("p", { class: "msa-error", hidden: true });
+    ui.confirmProblem = el("div", { class: "msa-problem-slot" });
     ui.confirm = el("div", { class: "msa-confirm", role: "group", "aria-labelledby": textId, hidden: true }, [
       el("p", { id: textId, class: "msa-confirm-text",
         text: "Delete this conversation? It will also be removed from the clinic's records. This cannot be undone." }),
@@ -200,27 +231,35 @@
         ui.confirmCancel,
         button("Yes, delete it", { class: "msa-btn msa-btn-danger-solid", onclick: confirmDelete }),
       ]),
-      ui.confirmError,
+      ui.confirmProblem,
     ]);
     return ui.confirm;
   }
 
   function buildConversation() {
     ui.status = el("p", { class: "msa-status", role: "status" });
-    ui.log = el("div", { class: "msa-log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Messages" });
-    // Streaming text is shown here but hidden from screen readers; the finished reply is then
-    // appended to the log once, so it is announced once instead of piece by piece.
-    ui.streamText = el("p", { class: "msa-text" });
+    // The conversation as it is read and browsed. It is not a live region: a person's own question is
+    // never read back to them. Each reply is announced once, through ui.announcer below.
+    ui.log = el("div", { class: "msa-log" });
+    // The reply being written is shown here as structured text but hidden from screen readers; the
+    // finished reply then replaces it and is announced once instead of piece by piece.
+    ui.streamBody = el("div", { class: "msa-stream-body" });
     ui.stream = el("div", { class: "msa-msg msa-bot msa-streaming", "aria-hidden": "true", hidden: true }, [
       el("p", { class: "msa-who", text: config.title }),
+      ui.streamBody,
       el("p", { class: "msa-writing", text: "Writing an answer\u2026" }),
-      ui.streamText,
     ]);
     ui.srStatus = el("p", { class: "msa-sr-only", role: "status" });
+    // What a screen reader says when a reply arrives: the answer, then one short line for the notices.
+    // Only the latest reply is kept here; the urgent guidance is announced by the reply's own alert.
+    ui.announcer = el("div", {
+      class: "msa-sr-only msa-announcer", role: "log", "aria-live": "polite", "aria-atomic": "false",
+      "aria-relevant": "additions", "aria-label": "New reply",
+    });
     ui.scroll = el("div", { class: "msa-scroll", role: "region", "aria-label": "Conversation", tabindex: "0" }, [
       el("p", { class: "msa-intro", text: "Ask a question about living with MS. Answers come only from the clinic's reviewed " +
         "library, with numbered sources you can open. This assistant does not replace your care team." }),
-      ui.status, ui.log, ui.stream, ui.srStatus,
+      ui.status, ui.log, ui.stream, ui.srStatus, ui.announcer,
     ]);
     return ui.scroll;
   }
@@ -238,6 +277,88 @@
     ]);
   }
 
+  /* ---------- reading a reply ---------- */
+
+  // "emergency", "crisis" or "urgent" for a reply with urgent guidance; null otherwise.
+  function triageLevel(reply) {
+    const safety = reply.safety || {};
+    const named = safety.level || reply.triage_level;
+    if (LEVELS.includes(named)) return named;
+    if (reply.category !== "urgent" && !safety.urgent) return null;
+    return guidanceLevel(safety.urgent || "") || "urgent";
+  }
+
+  function guidanceLevel(text) {
+    const start = text.trim();
+    for (const [level, words] of GUIDANCE_STARTS) if (start.startsWith(words)) return level;
+    return null;
+  }
+
+  const MARKER = /\[(\d+(?:\s*,\s*\d+)*)\]/g;
+
+  function citedIds(paragraph) {
+    const ids = [];
+    for (const match of paragraph.matchAll(MARKER)) ids.push(...match[1].split(",").map((s) => parseInt(s, 10)));
+    return ids;
+  }
+
+  // The answer's paragraphs without the urgent guidance and the safety notices, which have their own blocks.
+  function answerParagraphs(reply) {
+    const safety = reply.safety || {};
+    let text = reply.answer || "";
+    for (const notice of [safety.urgent, safety.care_team, safety.red_flags]) {
+      if (notice) text = text.split(notice).join("");
+    }
+    return text.split(/\n{2,}/).map((p) => p.trim()).filter(Boolean);
+  }
+
+  // An urgent reply keeps to the guidance and one supporting passage: paragraphs that cite any other source
+  // are left out, with the lead line ("The treatment guide says:") that introduces them.
+  function onePassage(paragraphs, keptId) {
+    const out = [];
+    for (const paragraph of paragraphs) {
+      const ids = citedIds(paragraph);
+      if (ids.length && !ids.every((id) => id === keptId)) {
+        const prev = out[out.length - 1];
+        if (prev && !citedIds(prev).length && /:\s*$/.test(prev)) out.pop();
+        continue;
+      }
+      out.push(paragraph);
+    }
+    return out;
+  }
+
+  function isPromotional(citation) {
+    return /promotional/i.test(citation.kind || "") || /^\s*promotional/i.test(citation.credibility || "");
+  }
+
+  function isCaution(paragraph) {
+    return /^caution\s*:/i.test(paragraph) && /promotional/i.test(paragraph);
+  }
+
+  // The answer as blocks in reading order. The caution about a promotional source becomes its own warning
+  // block, placed before the first paragraph (or its lead line) that repeats that source's claims.
+  function arrange(paragraphs, citations) {
+    const promo = new Set(citations.filter(isPromotional).map((c) => c.id));
+    const cautions = [];
+    const rest = [];
+    for (const paragraph of paragraphs) {
+      if (isCaution(paragraph)) cautions.push(paragraph);
+      else rest.push({ kind: "text", text: paragraph });
+    }
+    if (!promo.size && !cautions.length) return rest;
+    if (!cautions.length) {
+      const first = citations.find(isPromotional);
+      cautions.push(first.credibility || "This source is promotional: its claims have not been verified.");
+    }
+    let at = rest.findIndex((b) => citedIds(b.text).some((id) => promo.has(id)));
+    if (at === -1) at = 0;
+    const lead = rest[at - 1];
+    if (lead && !citedIds(lead.text).length && /:\s*$/.test(lead.text)) at -= 1;
+    rest.splice(at, 0, ...cautions.map((text) => ({ kind: "promo", text: text.replace(/^caution\s*:\s*/i, "") })));
+    return rest;
+  }
+
   /* ---------- rendering messages ---------- */
 
   function renderUserMessage(text) {
@@ -247,26 +368,53 @@
     ]);
   }
 
-  function renderReply(turn) {
+  // Renders a reply. `live` is true for a reply that has just arrived (its urgent guidance is an alert that
+  // screen readers announce at once), false for one restored after a reload (not announced again).
+  function renderReply(turn, live) {
     const reply = turn.data;
     const safety = reply.safety || {};
-    const urgent = reply.category === "urgent";
-    const msg = el("div", { class: "msa-msg msa-bot" + (urgent ? " msa-urgent" : "") });
+    const level = triageLevel(reply);
+    const msg = el("div", { class: "msa-msg msa-bot" + (level ? " msa-urgent msa-level-" + level : "") });
     msg.append(el("p", { class: "msa-who", text: config.title }));
-    if (urgent) {
-      // role="alert" makes screen readers announce the urgent guidance at once.
-      msg.append(el("div", { class: "msa-alert", role: "alert" }, [
-        el("p", { class: "msa-alert-title", text: "Urgent" }),
-        el("p", {}, withCallLinks(safety.urgent || "Please get medical help now.")),
-      ]));
+    if (level) msg.append(renderAlert(level, safety.urgent || "Please get medical help now.", live));
+    let citations = reply.citations || [];
+    let paragraphs = answerParagraphs(reply);
+    if (level) {
+      citations = citations.slice(0, 1);
+      paragraphs = onePassage(paragraphs, citations.length ? citations[0].id : null);
     }
-    const sources = renderSources(reply.citations || []);
-    msg.append(renderBody(bodyText(reply), sources.open));
+    const sources = renderSources(citations);
+    const blocks = arrange(paragraphs, citations);
+    if (blocks.length) msg.append(renderBlocks(blocks, (id) => sources.open.get(id)));
     if (sources.node) msg.append(sources.node);
-    msg.append(renderNotices(safety, urgent || isFirstReply(turn)));
-    if (reply.follow_ups && reply.follow_ups.length) msg.append(renderFollowUps(reply.follow_ups));
-    if (reply.turn_id) msg.append(renderFeedback(turn));
+    // A crisis reply is the guidance and the numbers to call: no treatment notice, no rating.
+    const notices = level !== "crisis";
+    if (notices) msg.append(renderNotices(safety, level !== null || isFirstReply(turn)));
+    if (!level && reply.follow_ups && reply.follow_ups.length) msg.append(renderFollowUps(reply.follow_ups));
+    if (reply.turn_id && level !== "crisis") msg.append(renderFeedback(turn));
+    msg.spoken = spokenLines(blocks, notices ? safety : null);
     return msg;
+  }
+
+  function renderAlert(level, text, live) {
+    return el("div", { class: "msa-alert", role: live ? "alert" : null }, [
+      el("p", { class: "msa-alert-title", text: ALERT_TITLES[level] || ALERT_TITLES.urgent }),
+      el("p", {}, withCallLinks(text)),
+    ]);
+  }
+
+  // What the announcer says for a reply: the answer (citation numbers left out), then the notices in one line.
+  function spokenLines(blocks, safety) {
+    const plain = (text) => text.replace(/\s*\[\d+(?:\s*,\s*\d+)*\]/g, "").replace(/\s+/g, " ").trim();
+    const answer = blocks.map((b) => (b.kind === "promo" ? "Caution: promotional source. " : "") + plain(b.text)).join(" ");
+    const lines = [];
+    if (answer) lines.push("Answer: " + answer);
+    if (safety) lines.push("Safety notes: " + (safety.compact || "read the Important box under the answer."));
+    return lines;
+  }
+
+  function announce(lines) {
+    ui.announcer.replaceChildren(...(lines && lines.length ? [el("div", {}, lines.map((t) => el("p", { text: t })))] : []));
   }
 
   // Phone numbers in the urgent guidance (from the clinic's settings: "988", "116 123", "13 11 14", "911") as
@@ -289,43 +437,46 @@
     return out;
   }
 
-  // The answer text without the safety notices, which are shown in their own blocks.
-  function bodyText(reply) {
-    const safety = reply.safety || {};
-    let text = reply.answer || "";
-    for (const notice of [safety.urgent, safety.care_team, safety.red_flags]) {
-      if (notice) text = text.split(notice).join("");
-    }
-    return text.trim();
-  }
-
-  const MARKER = /\[(\d+(?:\s*,\s*\d+)*)\]/g;
-
-  // Paragraphs of answer text, with [n] markers turned into buttons that open source n.
-  function renderBody(text, openSource) {
+  // Answer blocks: paragraphs with [n] markers as buttons that open source n, and promotional warnings.
+  // `openSource(id)` gives the action for source id; with none (a reply still being written) the markers are
+  // shown as the same buttons, inactive until the reply is complete.
+  function renderBlocks(blocks, openSource) {
     const body = el("div", { class: "msa-body" });
-    for (const paragraph of text.split(/\n{2,}/)) {
-      if (!paragraph.trim()) continue;
-      const p = el("p", { class: "msa-text msa-pre" });
-      let last = 0;
-      for (const match of paragraph.matchAll(MARKER)) {
-        const ids = match[1].split(",").map((s) => parseInt(s, 10));
-        if (!ids.every((id) => openSource.has(id))) continue; // not a known source: leave as text
-        // The marker stays on the same line as the word it follows.
-        const before = paragraph.slice(last, match.index);
-        const cut = before.search(/\S+\s*$/);
-        const split = cut === -1 ? before.length : cut;
-        const glued = el("span", { class: "msa-nowrap" }, before.slice(split).replace(/\s+$/, "\u00a0"));
-        for (const id of ids) {
-          glued.append(button("[" + id + "]", { class: "msa-cite", "aria-label": "Show source " + id, onclick: openSource.get(id) }));
-        }
-        p.append(before.slice(0, split), glued);
-        last = match.index + match[0].length;
+    for (const block of blocks) {
+      const p = renderParagraph(block.text, openSource);
+      if (block.kind === "promo") {
+        body.append(el("div", { class: "msa-promo", role: "note", "aria-label": "Caution: promotional source" }, [
+          el("p", { class: "msa-promo-title", text: "Caution: promotional source" }), p,
+        ]));
+      } else {
+        body.append(p);
       }
-      p.append(paragraph.slice(last));
-      body.append(p);
     }
     return body;
+  }
+
+  function renderParagraph(paragraph, openSource) {
+    const p = el("p", { class: "msa-text msa-pre" });
+    let last = 0;
+    for (const match of paragraph.matchAll(MARKER)) {
+      const ids = match[1].split(",").map((s) => parseInt(s, 10));
+      const actions = ids.map((id) => (openSource ? openSource(id) : null));
+      if (openSource && !actions.every(Boolean)) continue; // not a known source: leave as text
+      // The marker stays on the same line as the word it follows.
+      const before = paragraph.slice(last, match.index);
+      const cut = before.search(/\S+\s*$/);
+      const split = cut === -1 ? before.length : cut;
+      const glued = el("span", { class: "msa-nowrap" }, before.slice(split).replace(/\s+$/, "\u00a0"));
+      ids.forEach((id, i) => {
+        glued.append(actions[i]
+          ? button("[" + id + "]", { class: "msa-cite", "aria-label": "Show source " + id, onclick: actions[i] })
+          : button("[" + id + "]", { class: "msa-cite", disabled: true, tabindex: "-1" }));
+      });
+      p.append(before.slice(0, split), glued);
+      last = match.index + match[0].length;
+    }
+    p.append(paragraph.slice(last));
+    return p;
   }
 
   // The numbered source list; each source expands to its exact passage and labels.
@@ -348,6 +499,7 @@
         el("span", { class: "msa-chevron", "aria-hidden": "true" }),
         el("span", { class: "msa-source-num", text: "[" + citation.id + "]" }),
         el("span", { class: "msa-source-title", text: citation.title || citation.source || "Source " + citation.id }),
+        isPromotional(citation) ? el("span", { class: "msa-tag", text: "Promotional" }) : null,
       ]);
       const setOpen = (isOpen) => {
         toggle.setAttribute("aria-expanded", String(isOpen));
@@ -367,8 +519,10 @@
     return { node: node, open: open };
   }
 
+  // The first reply that shows the notices (a crisis reply shows none) gets them in full.
   function isFirstReply(turn) {
-    return state.turns.filter((t) => t.role !== "user").indexOf(turn) <= 0;
+    const shown = state.turns.filter((t) => t.role !== "user" && triageLevel(t.data) !== "crisis");
+    return shown.indexOf(turn) <= 0;
   }
 
   // The care-team notice and red-flag guidance under every reply: in full on the first reply of a conversation
@@ -408,12 +562,11 @@
     const commentId = nextId("comment");
     let rating = null;
     const comment = el("textarea", { id: commentId, class: "msa-input", rows: "2", maxlength: "2000" });
-    const error = el("p", { class: "msa-error", hidden: true });
+    const problem = el("div", { class: "msa-problem-slot" });
+    const submit = el("button", { type: "submit", class: "msa-btn msa-btn-primary", text: "Send feedback" });
     const form = el("form", { class: "msa-feedback-form", hidden: true }, [
       el("label", { class: "msa-label", for: commentId, text: "Add a comment (optional)" }),
-      comment,
-      el("button", { type: "submit", class: "msa-btn msa-btn-primary", text: "Send feedback" }),
-      error,
+      comment, submit, problem,
     ]);
     const thumb = (value, label) => button(null, {
       class: "msa-btn msa-thumb", "aria-pressed": "false",
@@ -425,14 +578,18 @@
       },
     }, [icon(ICON_THUMB, value === "down" ? "msa-flip" : ""), el("span", { text: label })]);
     const thumbs = [thumb("up", "Helpful"), thumb("down", "Not helpful")];
+    let sending = false;
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      if (sending) return;
+      sending = true;
       try {
         await postJson("/api/feedback", { turn_id: turn.data.turn_id, rating: rating, comment: comment.value.trim() || null });
       } catch (err) {
-        error.textContent = "Sorry, your feedback could not be sent. " + err.message;
-        error.hidden = false;
+        showProblem(problem, "Your feedback wasn't sent. " + plainReason(err), () => form.requestSubmit(submit));
         return;
+      } finally {
+        sending = false;
       }
       turn.feedback = rating;
       saveConversation();
@@ -449,30 +606,53 @@
     return box;
   }
 
-  function renderError(text) {
-    return el("div", { class: "msa-msg msa-error-msg" }, [el("p", { class: "msa-who", text: "Problem" }), el("p", { text: text })]);
+  // A problem in plain words, as an alert that screen readers announce, with a Retry button. A fresh alert
+  // replaces the last one in `slot`, so a second failure is announced again; focus stays on Retry if it was there.
+  function showProblem(slot, text, retry) {
+    const hadFocus = slot.contains(slot.getRootNode().activeElement);
+    const again = button("Retry", { class: "msa-btn msa-btn-retry", onclick: retry });
+    const alert = el("div", { class: "msa-problem", role: "alert" }, [el("p", { class: "msa-problem-text", text: text }), again]);
+    slot.replaceChildren(alert);
+    if (hadFocus) again.focus({ preventScroll: true });
+    if (ui.scroll.contains(slot)) scrollToNode(alert, "nearest", "auto");
+    return alert;
   }
 
   function renderTurn(turn) {
-    return turn.role === "user" ? renderUserMessage(turn.text) : renderReply(turn);
+    return turn.role === "user" ? renderUserMessage(turn.text) : renderReply(turn, false);
   }
 
   /* ---------- talking to the server ---------- */
 
-  async function errorMessage(res) {
-    if (res.status === 429) return "You have sent many questions in a short time. Please wait a minute, then try again.";
+  // A failure described in plain words for the person using the widget.
+  function problem(plain) {
+    const err = new Error(plain);
+    err.plain = plain;
+    return err;
+  }
+
+  function plainReason(err) {
+    if (err && err.plain) return err.plain;
+    return NOT_RESPONDING; // fetch() itself failed: the server is down or the connection is lost
+  }
+
+  async function errorFor(res) {
+    if (res.status === 429) return problem("You have sent many questions in a short time. Please wait a minute, then try again.");
+    if (res.status >= 500) return problem("The assistant isn't working right now.");
     let detail = null;
     try { detail = (await res.json()).detail; } catch (e) { /* not JSON */ }
     if (Array.isArray(detail)) detail = detail.map((d) => (d && d.msg) || String(d)).join(" ");
-    if (typeof detail === "string" && detail) return detail;
-    return "The assistant is not available right now (error " + res.status + "). Please try again later.";
+    if (typeof detail === "string" && detail) {
+      return problem("The assistant could not take this: " + detail.replace(/^value error,\s*/i, "").replace(/\.?$/, "."));
+    }
+    return problem("The assistant could not take this (error " + res.status + ").");
   }
 
   async function postJson(path, body, method) {
     const res = await fetch(config.api + path, {
       method: method || "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
-    if (!res.ok) throw new Error(await errorMessage(res));
+    if (!res.ok) throw await errorFor(res);
     return res.json();
   }
 
@@ -484,14 +664,14 @@
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
       body: JSON.stringify({ message: message, session_id: state.sessionId }),
     });
-    if (!res.ok) throw new Error(await errorMessage(res));
+    if (!res.ok) throw await errorFor(res);
     let final = null;
     await readEvents(res.body, (event, payload) => {
       if (event === "delta") onDelta(payload.text || "");
       else if (event === "final") final = payload;
-      else if (event === "error") throw new Error(payload.detail || "Something went wrong.");
+      else if (event === "error") throw problem("The assistant couldn't finish the answer.");
     });
-    if (!final) throw new Error("The answer was cut off. Please try again.");
+    if (!final) throw problem("The answer was cut off.");
     return final;
   }
 
@@ -533,10 +713,10 @@
 
   /* ---------- conversation actions ---------- */
 
-  function appendTurn(turn) {
+  function appendTurn(turn, node) {
     state.turns.push(turn);
     saveConversation();
-    const node = renderTurn(turn);
+    node = node || renderTurn(turn);
     ui.log.append(node);
     return node;
   }
@@ -545,14 +725,18 @@
     ui.status.textContent = text;
   }
 
-  async function send(rawText) {
+  // Sends a question. `again` is the question's message when Retry sends it a second time.
+  async function send(rawText, again) {
     const text = (rawText || "").trim();
     if (!text || state.busy) return;
     state.busy = true;
     ui.send.setAttribute("aria-disabled", "true");
     setStatus("");
-    ui.input.value = "";
-    appendTurn({ role: "user", text: text }).scrollIntoView({ block: "start", behavior: scrollBehavior() });
+    announce(null);
+    for (const old of ui.log.querySelectorAll(".msa-error-msg")) old.remove();
+    if (!again || ui.input.value.trim() === text) ui.input.value = "";
+    const asked = again || appendTurn({ role: "user", text: text });
+    scrollToNode(asked, "start");
     showStream();
     const controller = new AbortController();
     state.controller = controller;
@@ -560,15 +744,23 @@
       const reply = await streamChat(text, addStreamText, controller.signal);
       hideStream();
       state.sessionId = reply.session_id || state.sessionId;
-      const node = appendTurn({ role: "bot", data: reply, feedback: null });
-      node.scrollIntoView({ block: "start", behavior: scrollBehavior() });
+      const turn = { role: "bot", data: reply, feedback: null };
+      state.turns.push(turn); // first, so that the reply knows whether it is the conversation's first
+      const node = renderReply(turn, true);
+      state.turns.pop();
+      appendTurn(turn, node);
+      announce(node.spoken);
+      scrollToNode(node, "start"); // the start of the reply (the urgent guidance first) in view
     } catch (err) {
       hideStream();
       if (err.name === "AbortError") return; // the conversation was cleared on purpose
-      const reason = err instanceof TypeError // fetch() itself failed: offline or server unreachable
-        ? "The assistant could not be reached. Please check your internet connection and try again."
-        : err.message;
-      ui.log.append(renderError("Sorry, no answer this time. " + reason));
+      const slot = el("div", { class: "msa-msg msa-error-msg" });
+      ui.log.append(slot);
+      showProblem(slot, plainReason(err) + " Your question is saved.", () => {
+        slot.remove();
+        ui.input.focus({ preventScroll: true });
+        send(text, asked);
+      });
       if (!ui.input.value) ui.input.value = text; // so the question need not be typed again
     } finally {
       if (state.controller === controller) state.controller = null;
@@ -577,20 +769,93 @@
     }
   }
 
+  /* ---------- the reply being written ---------- */
+
   function showStream() {
-    ui.streamText.textContent = "";
+    ui.streamText = "";
+    ui.streamBody.replaceChildren();
+    ui.stream.className = "msa-msg msa-bot msa-streaming";
     ui.stream.hidden = false;
     ui.srStatus.textContent = "Writing an answer\u2026";
   }
 
   function addStreamText(piece) {
-    ui.streamText.append(piece);
-    ui.stream.scrollIntoView({ block: "end", behavior: "auto" });
+    ui.streamText += piece;
+    renderStream();
+    followStream();
+  }
+
+  // The notice texts known so far: those of the latest reply, and how each notice begins.
+  function knownNotices() {
+    const last = state.turns.filter((t) => t.role !== "user").pop();
+    const safety = (last && last.data.safety) || {};
+    return { texts: [safety.care_team, safety.red_flags].filter(Boolean), starts: NOTICE_STARTS, compact: safety.compact };
+  }
+
+  // "yes" when a paragraph is a safety notice, "maybe" when it is too short yet to tell, else "no".
+  function noticeKind(paragraph, growing, known) {
+    for (const start of known.starts.concat(known.texts)) {
+      if (paragraph.startsWith(start)) return "yes";
+      if (growing && start.startsWith(paragraph)) return paragraph.length >= 24 ? "yes" : "maybe";
+    }
+    return "no";
+  }
+
+  // Draws the text received so far as it will look: the urgent guidance in its box first, paragraphs with
+  // [n] buttons, the promotional caution in its warning box and the notices in their own block.
+  function renderStream() {
+    const paragraphs = ui.streamText.split(/\n{2,}/);
+    const known = knownNotices();
+    const nodes = [];
+    const notices = [];
+    let level = null;
+    let first = true;
+    paragraphs.forEach((raw, i) => {
+      const growing = i === paragraphs.length - 1;
+      // A marker cut in two ("[1" before "]" arrives) waits for its second half.
+      const paragraph = (growing ? raw.replace(/\[[\d,\s]*$/, "") : raw).trim();
+      if (!paragraph) return;
+      if (first) {
+        first = false;
+        level = guidanceLevel(paragraph);
+        if (level) { nodes.push(renderAlert(level, paragraph, false)); return; }
+        if (growing && GUIDANCE_STARTS.some(([, words]) => words.startsWith(paragraph))) return; // wait a few letters
+      }
+      const kind = noticeKind(paragraph, growing, known);
+      if (kind === "maybe") return;
+      if (kind === "yes") { notices.push(paragraph); return; }
+      if (growing && "caution:".startsWith(paragraph.toLowerCase())) return;
+      if (/^caution\s*:/i.test(paragraph)) {
+        nodes.push(renderBlocks([{ kind: "promo", text: paragraph.replace(/^caution\s*:\s*/i, "") }], null));
+        return;
+      }
+      nodes.push(renderParagraph(paragraph, null));
+    });
+    if (notices.length && level !== "crisis") {
+      const later = !level && known.compact && state.turns.some((t) => t.role !== "user" && triageLevel(t.data) !== "crisis");
+      nodes.push(later
+        ? el("div", { class: "msa-notice msa-notice-compact" }, el("p", { class: "msa-notice-summary", text: known.compact }))
+        : el("div", { class: "msa-notice" }, [el("p", { class: "msa-notice-title", text: "Important" }),
+          ...notices.map((text) => el("p", { text: text }))]));
+    }
+    ui.stream.className = "msa-msg msa-bot msa-streaming" + (level ? " msa-urgent msa-level-" + level : "");
+    ui.streamBody.replaceChildren(...nodes);
+  }
+
+  // Follows the reply as it grows, but never past its start: once the reply fills the view, its beginning
+  // (the urgent guidance first) stays in view and the rest can be scrolled to.
+  function followStream() {
+    const box = ui.scroll;
+    const top = ui.stream.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop - 8;
+    const bottom = top + ui.stream.offsetHeight + 16 - box.clientHeight;
+    const target = Math.min(top, bottom);
+    if (target > box.scrollTop) box.scrollTop = target;
   }
 
   function hideStream() {
     ui.stream.hidden = true;
-    ui.streamText.textContent = "";
+    ui.streamText = "";
+    ui.streamBody.replaceChildren();
     ui.srStatus.textContent = "";
   }
 
@@ -606,6 +871,7 @@
     state.turns = [];
     saveConversation();
     ui.log.replaceChildren();
+    announce(null);
     setStatus(message);
     ui.input.focus();
   }
@@ -616,7 +882,7 @@
   }
 
   function askDelete() {
-    ui.confirmError.hidden = true;
+    ui.confirmProblem.replaceChildren();
     ui.confirm.hidden = false;
     ui.confirmCancel.focus(); // the safe choice has focus first
   }
@@ -632,11 +898,10 @@
     try {
       if (state.sessionId) {
         const res = await fetch(config.api + "/api/sessions/" + encodeURIComponent(state.sessionId), { method: "DELETE" });
-        if (!res.ok && res.status !== 404) throw new Error(await errorMessage(res));
+        if (!res.ok && res.status !== 404) throw await errorFor(res);
       }
     } catch (err) {
-      ui.confirmError.textContent = "Sorry, the conversation could not be deleted. " + err.message;
-      ui.confirmError.hidden = false;
+      showProblem(ui.confirmProblem, "Your conversation wasn't deleted. " + plainReason(err), confirmDelete);
       return;
     }
     ui.confirm.hidden = true;
@@ -681,7 +946,7 @@
   }
 
   function trapFocus(event) {
-    const focusable = Array.from(ui.panel.querySelectorAll("button, textarea, [tabindex='0']"))
+    const focusable = Array.from(ui.panel.querySelectorAll("button:not([disabled]), textarea, a[href], summary, [tabindex='0']"))
       .filter((node) => node.getClientRects().length > 0);
     if (!focusable.length) return;
     const first = focusable[0];
@@ -700,6 +965,7 @@
 
   function applyTextSize() {
     ui.container.style.setProperty("--msa-scale", String(TEXT_SIZES[state.textSize].scale));
+    ui.container.dataset.textSize = TEXT_SIZES[state.textSize].name;
     ui.smaller.setAttribute("aria-disabled", String(state.textSize === 0));
     ui.larger.setAttribute("aria-disabled", String(state.textSize === TEXT_SIZES.length - 1));
   }
@@ -719,8 +985,11 @@
     const saved = loadConversation();
     if (saved) {
       state.sessionId = saved.sessionId || null;
-      state.turns = saved.turns;
-      for (const turn of state.turns) ui.log.append(renderTurn(turn));
+      state.turns = [];
+      for (const turn of saved.turns) { // each reply knows which came before it, as when it first arrived
+        state.turns.push(turn);
+        ui.log.append(renderTurn(turn));
+      }
     }
     const shouldOpen = saved ? saved.open : config.openOnLoad;
     if (shouldOpen) openPanel(false); // never steal focus from the page on load
