@@ -130,6 +130,9 @@ class SentenceTransformerEmbeddings(Embeddings):
     def on_onnx(self) -> bool:
         return self.backend != "torch"
 
+    def _call_threads(self) -> int:
+        return self.threads if self.threads is not None else get_settings().torch_threads
+
     @property
     def model(self):
         if self._model is None:
@@ -144,7 +147,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         import torch
         from sentence_transformers import SentenceTransformer  # heavy import, kept off the CLI's fast paths
 
-        torch.set_num_threads(self.threads if self.threads is not None else get_settings().torch_threads)
+        torch.set_num_threads(self._call_threads())
         try:  # a progress bar for loading a 90 MB model is noise in a server's log
             from transformers.utils import logging as transformers_logging
 
@@ -168,7 +171,6 @@ class SentenceTransformerEmbeddings(Embeddings):
             ) from exc
 
     def _load_onnx(self) -> onnx.OnnxEncoder:
-        threads = self.threads if self.threads is not None else get_settings().torch_threads
         if self.name == BUNDLED_MODEL:
             folder = bundled_model_dir()
             verify_bundled_model(folder)
@@ -183,7 +185,7 @@ class SentenceTransformerEmbeddings(Embeddings):
             source = _sha256(weights)
         try:
             exported, manifest = onnx.ensure_export(folder, source, self.backend, self.cache)
-            return onnx.OnnxEncoder(exported, folder, threads, self.bulk_threads or os.cpu_count() or 1,
+            return onnx.OnnxEncoder(exported, folder, self._call_threads(), self.bulk_threads or os.cpu_count() or 1,
                                     quantised=bool(manifest.get("quantisation")))
         except onnx.OnnxModelError as exc:
             raise EmbeddingModelError(f"MSA_EMBEDDING_BACKEND={self.backend!r}: {exc}") from exc

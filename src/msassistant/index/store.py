@@ -29,11 +29,17 @@ class EmbeddingMismatch(RuntimeError):
     """The index holds vectors of another model or backend than the queries would be embedded with."""
 
 
+def built_by_other(index: "Index") -> str | None:
+    """The model (and backend) that embedded the index, when it is not the one this index queries with."""
+    built = index.built_with()
+    return built if built not in (None, index.model_label) else None
+
+
 def check_built_with(index: "Index") -> None:
     """Refuse to search vectors of another model or backend with this one's queries (an ingest embeds the
     index again, as `Index.sync` does when the model or backend changed)."""
-    built = index.built_with()
-    if built not in (None, index.model_label):
+    built = built_by_other(index)
+    if built:
         raise EmbeddingMismatch(
             f"the index in {index.settings.index_path} was embedded with {built}, but queries would be embedded "
             f"with {index.model_label}: run `msassistant ingest` to embed it again, or set MSA_EMBEDDING_MODEL "
@@ -227,8 +233,9 @@ class Index:
         yet cleaned are cleaned only when they must be embedded. A `skipped` file (unreadable now) or one
         that cannot be cleaned keeps the version already indexed (`report.kept`)."""
         report = IngestReport(skipped=list(skipped or []))
-        if self.built_with() not in (None, self.model_label):
-            log.warning("index was built with %s; rebuilding with %s", self.built_with(), self.model_label)
+        other = built_by_other(self)
+        if other:
+            log.warning("index was built with %s; rebuilding with %s", other, self.model_label)
             self._reset()
             report.rebuilt = True
         known = self.document_hashes()
