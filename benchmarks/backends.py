@@ -45,7 +45,7 @@ def _ingest(backend: str, emb, corpus, log) -> dict:
     _ = bot.search  # the sentence vectors of the search snapshot are embedded here, at the end of an ingest
     total = time.perf_counter() - start
     ingest.update(with_snapshot_s=round(total, 2), chunks_per_s_with_snapshot=round(ingest["chunks_embedded"] / total, 1),
-                  sentences=len(bot.search.sentences) if hasattr(bot.search, "sentences") else None)
+                  sentences=len(bot.search.sentences or []))
     close_assistant(bot)
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)

@@ -55,15 +55,14 @@ def _questions() -> list[str]:
 
 def _corpus_texts(settings) -> tuple[list[str], list[str]]:
     from msassistant.index.embeddings import SentenceTransformerEmbeddings
+    from msassistant.index.sentences import Sentences
     from msassistant.index.store import Index, embedding_text, sync_corpus
-    from msassistant.text import split_sentences
 
     embeddings = SentenceTransformerEmbeddings.from_settings(settings)
     index = Index(settings, embeddings, embeddings.index_label)
     sync_corpus(settings, index)
     chunks = index.all_chunks()
-    sentences = [f"{d.metadata.get('title')}: {s}" if d.metadata.get("title") else s
-                 for d in chunks for s in split_sentences(d.page_content)]
+    _, _, sentences = Sentences.split([d.page_content for d in chunks], [d.metadata.get("title", "") for d in chunks])
     return [embedding_text(d) for d in chunks], sentences
 
 

@@ -27,14 +27,20 @@ class Sentences:
     def __len__(self) -> int:
         return len(self.texts)
 
-    @classmethod
-    def build(cls, texts: Sequence[str], titles: Sequence[str], embeddings, progress: bool = False) -> "Sentences":
+    @staticmethod
+    def split(texts: Sequence[str], titles: Sequence[str]) -> tuple[list[int], list[str], list[str]]:
+        """Each sentence's chunk position, the sentence, and what is embedded for it (its document's title first)."""
         owner, sentences, embedded = [], [], []
         for n, (text, title) in enumerate(zip(texts, titles)):
             for s in split_sentences(text):
                 owner.append(n)
                 sentences.append(s)
                 embedded.append(f"{title}: {s}" if title else s)
+        return owner, sentences, embedded
+
+    @classmethod
+    def build(cls, texts: Sequence[str], titles: Sequence[str], embeddings, progress: bool = False) -> "Sentences":
+        owner, sentences, embedded = cls.split(texts, titles)
         vectors = np.zeros((0, 0), dtype=np.float32)
         if embedded:
             from tqdm import tqdm
