@@ -32,6 +32,20 @@ PHONE = {"width": 375, "height": 740}
 # Questions used across the tests.
 SIDE_EFFECTS = "What side effects do the MS injection drugs cause?"
 URGENT = "I suddenly lost vision in my left eye two days ago and it hasn't come back."
+CRISIS = "i don't want to be here anymore, i have been saving up my pills"
+MYELIN = "does the myelin repair treatment in that article really work?"
+FOLLOW_UP = "Do they cause flu-like symptoms?"
+NOT_RESPONDING = "The assistant isn't responding. Your question is saved."
+
+# The screens the phone layout is checked on: three phones, and a 1280x844 window at 200% browser zoom (a
+# 640x422 CSS-pixel viewport with 2 device pixels per CSS pixel, which is what the layout sees under real zoom).
+SIZES = {
+    "320x568": {"viewport": {"width": 320, "height": 568}, "is_mobile": True, "has_touch": True},
+    "375x667": {"viewport": {"width": 375, "height": 667}, "is_mobile": True, "has_touch": True},
+    "390x844": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+    "zoom200": {"viewport": {"width": 640, "height": 422}, "device_scale_factor": 2},
+}
+TEXT_SIZES = ("standard", "large", "larger", "largest")  # the widget's text-size steps, smallest first
 
 # Describes the element that really has focus, looking inside shadow roots.
 ACTIVE_ELEMENT_JS = """() => {
@@ -41,6 +55,31 @@ ACTIVE_ELEMENT_JS = """() => {
   return {tag: a.tagName.toLowerCase(), cls: a.getAttribute('class') || '', text: (a.textContent || '').trim(),
           label: a.getAttribute('aria-label'), expanded: a.getAttribute('aria-expanded')};
 }"""
+
+
+def in_viewport(box: dict, viewport: dict) -> bool:
+    return (box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+            and box["y"] + box["height"] <= viewport["height"])
+
+
+def text_lines(locator) -> int:
+    """How many lines the element's text is laid out on (line boxes, whatever its padding or min-height)."""
+    return locator.evaluate(
+        "e => { const r = document.createRange(); r.selectNodeContents(e);"
+        " return new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top))).size; }")
+
+
+def watch_announcements(page) -> None:
+    """Records in window.__said each text the widget hands to its screen-reader log (role=log)."""
+    page.evaluate(
+        """() => {
+          const root = document.querySelector('msa-chat-widget').shadowRoot;
+          window.__said = [];
+          new MutationObserver(records => {
+            for (const r of records) for (const n of r.addedNodes) window.__said.push(n.textContent);
+          }).observe(root.querySelector('[role=log]'), {childList: true});
+        }"""
+    )
 
 
 def open_panel(page) -> None:
@@ -145,12 +184,67 @@ def shadow_eval(page, body: str):
 
 
 def set_text_size(page, index: int) -> None:
-    """Chooses one of the four text sizes (0-3) as the widget remembers it, and reloads the page."""
+    """Chooses one of the four text sizes (an index into TEXT_SIZES) as the widget remembers it, and reloads."""
     page.evaluate(f"localStorage.setItem('msa-widget:text-size', '{index}')")
     page.reload()
     page.wait_for_function(
-        """index => {
+        """([index, names]) => {
           const host = document.querySelector('msa-chat-widget');
           const root = host && host.shadowRoot.querySelector('.msa-root');
-          return root && !root.hidden && root.dataset.textSize === ['standard', 'large', 'larger', 'largest'][index];
-        }""", arg=index)
+          return root && !root.hidden && root.dataset.textSize === names[index];
+        }""", arg=[index, list(TEXT_SIZES)])
+
+
+# Slows the real server's event stream down, one small piece at a time, and records how the reply being
+# written looks after each piece.
+SLOW_STREAM_JS = """() => {
+  const root = document.querySelector('msa-chat-widget').shadowRoot;
+  const stream = root.querySelector('.msa-streaming');
+  const scroll = root.querySelector('.msa-scroll');
+  window.__frames = [];
+  new MutationObserver(() => {
+    if (stream.hidden) return;
+    const body = stream.querySelector('.msa-stream-body');
+    if (!body.children.length) return;
+    const alert = body.querySelector('.msa-alert');
+    const view = scroll.getBoundingClientRect();
+    const start = (alert || body).getBoundingClientRect();
+    window.__frames.push({
+      first: body.children[0].className,
+      paragraphs: Array.from(body.querySelectorAll(':scope > p.msa-text')).map(p => {
+        const copy = p.cloneNode(true);
+        copy.querySelectorAll('button').forEach(b => b.remove());
+        return copy.textContent;
+      }),
+      cites: body.querySelectorAll('button.msa-cite').length,
+      notices: Array.from(body.querySelectorAll('.msa-notice')).map(n => n.textContent),
+      startInView: start.top >= view.top - 1 && start.top < view.bottom,
+    });
+  }).observe(stream, {subtree: true, childList: true, characterData: true, attributes: true});
+  const realFetch = window.fetch.bind(window);
+  window.fetch = async (url, options) => {
+    const res = await realFetch(url, options);
+    if (!String(url).endsWith('/api/chat/stream') || !res.ok) return res;
+    const events = (await res.text()).replace(/\\r\\n?/g, '\\n').split('\\n\\n').filter(e => e.trim());
+    const pieces = [];
+    for (const block of events) {
+      const data = block.split('\\n').find(l => l.startsWith('data:'));
+      if (!block.includes('event: delta') || !data) { pieces.push(block); continue; }
+      const text = JSON.parse(data.slice(5)).text;
+      for (let i = 0; i < text.length; i += 40) {
+        pieces.push('event: delta\\ndata: ' + JSON.stringify({text: text.slice(i, i + 40)}));
+      }
+    }
+    const encoder = new TextEncoder();
+    const body = new ReadableStream({
+      async start(controller) {
+        for (const piece of pieces) {
+          controller.enqueue(encoder.encode(piece + '\\n\\n'));
+          await new Promise(resolve => setTimeout(resolve, 25));
+        }
+        controller.close();
+      },
+    });
+    return new Response(body, {status: 200, headers: {'Content-Type': 'text/event-stream'}});
+  };
+}"""

@@ -1,5 +1,6 @@
 """The widget at every text size and at 200% zoom, its error states, urgent and crisis replies, promotional
-sources, streaming and what screen readers are told. All against the real server."""
+sources, streaming and what screen readers are told. All against the real server. test_every_size.py checks
+these points again at each phone size and text size, and measures the compact notices."""
 
 from __future__ import annotations
 
@@ -9,22 +10,26 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .support import SIDE_EFFECTS, URGENT, ask, open_panel, set_text_size, shadow_eval
+from .support import (
+    CRISIS,
+    FOLLOW_UP,
+    MYELIN,
+    NOT_RESPONDING,
+    SIDE_EFFECTS,
+    SIZES,
+    SLOW_STREAM_JS,
+    URGENT,
+    ask,
+    in_viewport,
+    open_panel,
+    set_text_size,
+    shadow_eval,
+    watch_announcements,
+)
 
 pytestmark = pytest.mark.browser
 
-CRISIS = "i don't want to be here anymore, i have been saving up my pills"
-MYELIN = "does the myelin repair treatment in that article really work?"
-FOLLOW_UP = "Do they cause flu-like symptoms?"
-NOT_RESPONDING = "The assistant isn't responding. Your question is saved."
-
-PHONES = {"390x844": {"width": 390, "height": 844}, "375x667": {"width": 375, "height": 667},
-          "320x568": {"width": 320, "height": 568}}
-
-
-def in_viewport(box: dict, viewport: dict) -> bool:
-    return (box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= viewport["width"]
-            and box["y"] + box["height"] <= viewport["height"])
+PHONES = {name: size["viewport"] for name, size in SIZES.items() if size.get("is_mobile")}
 
 
 def rounded(box: dict) -> dict:
@@ -239,61 +244,6 @@ def test_promotional_caution_is_a_warning_box_before_the_claims(page):
 
 # ---------- 5. streaming, forced colours ----------
 
-# Slows the real server's event stream down, one small piece at a time, and records how the reply being
-# written looks after each piece.
-SLOW_STREAM_JS = """() => {
-  const root = document.querySelector('msa-chat-widget').shadowRoot;
-  const stream = root.querySelector('.msa-streaming');
-  const scroll = root.querySelector('.msa-scroll');
-  window.__frames = [];
-  new MutationObserver(() => {
-    if (stream.hidden) return;
-    const body = stream.querySelector('.msa-stream-body');
-    if (!body.children.length) return;
-    const alert = body.querySelector('.msa-alert');
-    const view = scroll.getBoundingClientRect();
-    const start = (alert || body).getBoundingClientRect();
-    window.__frames.push({
-      first: body.children[0].className,
-      paragraphs: Array.from(body.querySelectorAll(':scope > p.msa-text')).map(p => {
-        const copy = p.cloneNode(true);
-        copy.querySelectorAll('button').forEach(b => b.remove());
-        return copy.textContent;
-      }),
-      cites: body.querySelectorAll('button.msa-cite').length,
-      notices: Array.from(body.querySelectorAll('.msa-notice')).map(n => n.textContent),
-      startInView: start.top >= view.top - 1 && start.top < view.bottom,
-    });
-  }).observe(stream, {subtree: true, childList: true, characterData: true, attributes: true});
-  const realFetch = window.fetch.bind(window);
-  window.fetch = async (url, options) => {
-    const res = await realFetch(url, options);
-    if (!String(url).endsWith('/api/chat/stream') || !res.ok) return res;
-    const events = (await res.text()).replace(/\\r\\n?/g, '\\n').split('\\n\\n').filter(e => e.trim());
-    const pieces = [];
-    for (const block of events) {
-      const data = block.split('\\n').find(l => l.startsWith('data:'));
-      if (!block.includes('event: delta') || !data) { pieces.push(block); continue; }
-      const text = JSON.parse(data.slice(5)).text;
-      for (let i = 0; i < text.length; i += 40) {
-        pieces.push('event: delta\\ndata: ' + JSON.stringify({text: text.slice(i, i + 40)}));
-      }
-    }
-    const encoder = new TextEncoder();
-    const body = new ReadableStream({
-      async start(controller) {
-        for (const piece of pieces) {
-          controller.enqueue(encoder.encode(piece + '\\n\\n'));
-          await new Promise(resolve => setTimeout(resolve, 25));
-        }
-        controller.close();
-      },
-    });
-    return new Response(body, {status: 200, headers: {'Content-Type': 'text/event-stream'}});
-  };
-}"""
-
-
 def test_streaming_shows_structure_from_the_first_piece_and_keeps_the_start_in_view(new_page, base_url):
     page = new_page({"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page.goto(base_url + "/")
@@ -345,15 +295,7 @@ def test_forced_colours_keep_the_urgent_borders(new_page, base_url):
 
 def test_screen_readers_hear_each_reply_once_and_never_their_own_question(page):
     open_panel(page)
-    page.evaluate(
-        """() => {
-          const root = document.querySelector('msa-chat-widget').shadowRoot;
-          window.__said = [];
-          new MutationObserver(records => {
-            for (const r of records) for (const n of r.addedNodes) window.__said.push(n.textContent);
-          }).observe(root.querySelector('[role=log]'), {childList: true});
-        }"""
-    )
+    watch_announcements(page)
     first = ask(page, SIDE_EFFECTS)
     urgent = ask(page, URGENT)
 
@@ -398,18 +340,3 @@ def test_screen_readers_hear_each_reply_once_and_never_their_own_question(page):
     assert shadow_eval(page, "return root.querySelectorAll('[role=alert]').length;") == 0
     assert shadow_eval(page, "return root.querySelector('[role=log]').children.length;") == 0
     expect(page.locator(".msa-log > .msa-bot").last.locator(".msa-alert")).to_contain_text(urgent["safety"]["urgent"])
-
-
-# ---------- 7. compact notices on a phone ----------
-
-def test_later_notices_take_at_most_120px_on_a_phone(new_page, base_url):
-    page = new_page({"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    page.goto(base_url + "/")
-    open_panel(page)
-    ask(page, SIDE_EFFECTS)
-    ask(page, FOLLOW_UP)
-    notice = page.locator(".msa-log > .msa-bot").nth(1).locator(".msa-notice")
-    expect(notice).to_have_class(re.compile("msa-notice-compact"))
-    height = notice.bounding_box()["height"]
-    print(f"compact notices on a 390x844 phone: {height:.1f} px")
-    assert height <= 120

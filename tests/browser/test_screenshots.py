@@ -11,7 +11,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from .support import DESKTOP, PHONE, REPO, SIDE_EFFECTS, URGENT, ask, open_panel
+from .support import DESKTOP, FOLLOW_UP, PHONE, REPO, SIDE_EFFECTS, URGENT, ask, open_panel, set_text_size
 
 pytestmark = pytest.mark.browser
 
@@ -74,3 +74,20 @@ def test_screenshot_error_on_a_phone(new_page, base_url, tmp_path):
     expect(page.locator(".msa-log > .msa-error-msg [role=alert]")).to_be_in_viewport()
     page.locator(".msa-composer textarea").blur()
     save(page, tmp_path, "widget-error-phone.png")
+
+
+def test_screenshot_largest_text_on_a_phone(new_page, base_url, tmp_path):
+    """A later reply at the largest text size on a 390x844 phone: the header with Close on screen, and the
+    notices in their compact form under the answer."""
+    page = new_page({"width": 390, "height": 844}, is_mobile=True, has_touch=True, reduced_motion="reduce")
+    page.goto(base_url + "/")
+    page.locator(".msa-launcher").wait_for()
+    set_text_size(page, 3)
+    open_panel(page)
+    ask(page, SIDE_EFFECTS)
+    ask(page, FOLLOW_UP)
+    notice = page.locator(".msa-log > .msa-bot").last.locator(".msa-notice-compact")
+    notice.evaluate("n => n.scrollIntoView({block: 'end'})")
+    expect(notice).to_be_in_viewport()
+    page.locator(".msa-composer textarea").blur()
+    save(page, tmp_path, "widget-largest-text-phone.png")

@@ -104,10 +104,9 @@
     return reducedMotion.matches ? "auto" : "smooth";
   }
 
-  // Scrolls the conversation (never the page or the panel) so that `node` starts at the top of the view,
-  // or, with where = "nearest", just far enough for all of it (or its start) to be seen.
-  function scrollToNode(node, where, behavior) {
-    const box = ui.scroll;
+  // Scrolls `box`, the conversation unless told otherwise (never the page or the panel), so that `node` starts
+  // at the top of the view, or, with where = "nearest", just far enough for all of it (or its start) to be seen.
+  function scrollToNode(node, where, behavior, box = ui.scroll) {
     const top = node.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop;
     const gap = 8;
     let target = top - gap;
@@ -614,7 +613,9 @@
     const alert = el("div", { class: "msa-problem", role: "alert" }, [el("p", { class: "msa-problem-text", text: text }), again]);
     slot.replaceChildren(alert);
     if (hadFocus) again.focus({ preventScroll: true });
-    if (ui.scroll.contains(slot)) scrollToNode(alert, "nearest", "auto");
+    // Into view within whatever scrolls it: the conversation, or the delete confirmation's own area.
+    const area = [ui.scroll, ui.confirm].find((box) => box.contains(slot));
+    if (area) scrollToNode(alert, "nearest", "auto", area);
     return alert;
   }
 
@@ -881,8 +882,12 @@
     resetConversation("Started a new conversation.");
   }
 
+  // The confirmation takes the place of the options on a phone (where they fold away), so that the two never
+  // fill a small screen together; cancelling brings the options back.
   function askDelete() {
     ui.confirmProblem.replaceChildren();
+    ui.optionsBeforeConfirm = ui.options.getAttribute("aria-expanded") === "true";
+    showOptions(false);
     ui.confirm.hidden = false;
     ui.confirmCancel.focus(); // the safe choice has focus first
   }
@@ -890,6 +895,7 @@
   function hideConfirm() {
     if (ui.confirm.hidden) return;
     ui.confirm.hidden = true;
+    if (ui.optionsBeforeConfirm) showOptions(true);
     ui.deleteButton.focus();
   }
 
