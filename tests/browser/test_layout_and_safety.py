@@ -29,19 +29,16 @@ from .support import (
 
 pytestmark = pytest.mark.browser
 
-PHONES = {name: size["viewport"] for name, size in SIZES.items() if size.get("is_mobile")}
-
-
 def rounded(box: dict) -> dict:
     return {k: round(v) for k, v in box.items()}
 
 
 # ---------- 1. header and toolbar at every text size and at 200% zoom ----------
 
-@pytest.mark.parametrize("size", list(PHONES))
+@pytest.mark.parametrize("size", list(SIZES))
 def test_close_and_options_stay_on_screen_at_every_text_size(new_page, base_url, size):
-    viewport = PHONES[size]
-    page = new_page(viewport, is_mobile=True, has_touch=True)
+    viewport = SIZES[size]["viewport"]
+    page = new_page(**SIZES[size])
     page.goto(base_url + "/")
     open_panel(page)
     ask(page, SIDE_EFFECTS)  # a reply in the conversation, as in real use
