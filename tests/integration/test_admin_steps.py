@@ -51,6 +51,9 @@ KNOWN = [
     ({"step": "follow_ups", "suggested": ["Is fatigue common in MS?", "What helps with MS fatigue?"]},
      "Suggested next questions: Is fatigue common in MS? · What helps with MS fatigue?"),
     ({"step": "follow_ups", "suggested": []}, "No next questions suggested"),
+    ({"step": "triage", "level": None, "rule": None, "overruled": "new_or_worse_symptoms", "ordinary": 0.97,
+      "cues": ["past", "resolved"]},
+     "Triage: no red flag — rule new or worse symptoms explained away by the learned net (ordinary: 0.97)"),
 ]
 
 

@@ -122,6 +122,45 @@ def test_rules_flags_are_explained_away_by_a_story_and_crisis_never_by_a_hypothe
     assert net.combined("crisis", net.Finding(None, 0.1, None), hypothetical) == ("crisis", "rules")
 
 
+def test_a_rule_is_overruled_only_when_the_whole_message_and_every_clause_read_ordinary():
+    thresholds = {**THRESHOLDS, "overrule": 0.9}
+    parts = net.units("I lost the sight in my left eye back in 2019. It cleared up with steroids, and I'm fine now.")
+    assert len(parts) > 2
+    ordinary = probs(*[(0.97, 0.01, 0.01, 0.01)] * len(parts))
+    finding = net.decide_probabilities(thresholds, ordinary, parts)
+    assert finding.level is None and finding.ordinary == pytest.approx(0.97, abs=1e-3)
+    assert net.rule_overruled("urgent", finding, thresholds) and net.rule_overruled("emergency", finding, thresholds)
+    assert net.combined("urgent", finding, parts, thresholds) == (None, None)
+    # A crisis rule is never overruled, however ordinary the message reads.
+    assert net.combined("crisis", finding, parts, thresholds) == ("crisis", "rules")
+    # Without an overrule threshold (a model trained without one), or just under it, the rule stands.
+    assert net.combined("urgent", finding, parts, THRESHOLDS) == ("urgent", "rules")
+    assert net.combined("urgent", finding, parts, {**THRESHOLDS, "overrule": 0.98}) == ("urgent", "rules")
+
+    assert set(finding.context) >= {"past", "resolved"}
+
+    # Without a look-alike cue anywhere in the message, nothing can be explained away, however ordinary it reads.
+    plain = net.units("My left leg has been weak and dragging for three days and I keep tripping.")
+    finding = net.decide_probabilities(thresholds, probs(*[(0.99, 0.0, 0.0, 0.01)] * len(plain)), plain)
+    assert finding.context == () and net.combined("urgent", finding, plain, thresholds) == ("urgent", "rules")
+
+    # One clause that does not read ordinary keeps the rule's flag: a red flag buried in a long ordinary post.
+    finding = net.decide_probabilities(thresholds, ordinary, parts)
+    buried = ordinary.copy()
+    buried[2] = (0.6, 0.0, 0.0, 0.4)
+    finding = net.decide_probabilities(thresholds, buried, parts)
+    assert finding.level is None and finding.ordinary == pytest.approx(0.6, abs=1e-3)
+    assert net.combined("urgent", finding, parts, thresholds) == ("urgent", "rules")
+
+
+def test_staff_see_which_rule_the_learned_net_overruled():
+    from msassistant.pipeline.triage import Triage
+
+    step = Triage(None, None, None, score=0.02, overruled="new_or_worse_symptoms", ordinary=0.97).step().to_dict()
+    assert step["level"] is None and step["overruled"] == "new_or_worse_symptoms" and step["ordinary"] == 0.97
+    assert "overruled" not in Triage(None, None, None).step().to_dict()  # left out when nothing was overruled
+
+
 def test_a_stale_model_is_refused_with_how_to_retrain(tmp_path):
     shipped = json.loads(net.resource_path(*net.MODEL_FILE).read_text(encoding="utf-8"))
     label = shipped["model_label"]
@@ -171,7 +210,7 @@ def test_eval_counts_recall_false_alarms_and_the_confusion_table():
     assert correct("any", "urgent") and not correct("emergency", "crisis")
 
 
-def test_thresholds_keep_crisis_fixed_and_spend_the_false_alarm_budget_on_recall():
+def test_thresholds_are_set_for_recall_then_the_fewest_false_alarms_with_crisis_fixed():
     from msassistant.evaluate import triage as tr
 
     texts = [f"message number {i}" for i in range(40)]
@@ -182,11 +221,16 @@ def test_thresholds_keep_crisis_fixed_and_spend_the_false_alarm_budget_on_recall
                      [net.cue_sets(p) for p in parts])
     # red flags score 0.55..0.99 for urgent; one ordinary message scores 0.75, the rest 0.1
     scores = [0.55 + 0.05 * i for i in range(10)] + [0.75] + [0.1] * 29
-    probs = [probs_row(s) for s in scores]
-    thresholds, _ = tr.choose_thresholds(cases, units, probs, [None] * 40)
-    assert thresholds["crisis"] == tr.CRISIS_THRESHOLD
-    # the budget (4% of 30 = 1.2 false alarms) allows the one at 0.75, so urgent goes as low as the grid allows
+    c, thresholds = tr.choose(cases, units, {1.0: [probs_row(s) for s in scores]}, [None] * 40)
+    assert c == 1.0 and thresholds["crisis"] == tr.CRISIS_THRESHOLD
+    # Catching every red flag needs urgent at 0.5 or below, which flags the ordinary one at 0.75 too: recall
+    # comes first.
     assert thresholds["urgent"] == min(tr.GRID["urgent"])
+
+    # With a less sure red flag gone, the same recall is reached at 0.8, which no longer flags it.
+    scores = [0.8 + 0.02 * i for i in range(10)] + [0.75] + [0.1] * 29
+    _, thresholds = tr.choose(cases, units, {1.0: [probs_row(s) for s in scores]}, [None] * 40)
+    assert thresholds["urgent"] == 0.8
 
 
 def probs_row(urgent: float) -> np.ndarray:

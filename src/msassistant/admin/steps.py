@@ -23,6 +23,7 @@ TITLES = {
     "triage.flag": "Triage: {level} — {rule}",
     "triage.flag_no_rule": "Triage: {level} (no rule recorded)",
     "triage.none": "Triage: no red flag",
+    "triage.overruled": "Triage: no red flag — rule {rule} explained away by the learned net (ordinary: {ordinary})",
     "resolve.carried": "Follow-up: yes, carried '{carried}'",
     "resolve.yes": "Follow-up: yes",
     "resolve.no": "Follow-up: no",
@@ -83,6 +84,7 @@ LABELS = {
     "topic_weight": "Weight of the topic's words", "passages": "Passages about the topic",
     "suggested": "Questions suggested", "value": "Value",
     "demoted": "Promotional passages placed after better sources", "missing_aspects": "Asked, not in the library",
+    "cues": "Look-alike cues", "clause": "Read as the red flag", "ordinary": "Read as ordinary (lowest part)",
 }
 
 MAX_ITEMS = 8  # a longer list shows its first items, then "and N more"
@@ -236,6 +238,9 @@ Described = tuple[str, list[tuple[str, str]], set[str]]
 def _triage(s: dict) -> Described:
     level, rule = s.get("level"), s.get("rule")
     fields = [(LABELS["rule"], str(rule))] if rule else []
+    if not level and s.get("overruled"):
+        title = TITLES["triage.overruled"].format(rule=readable(str(s["overruled"])), ordinary=s.get("ordinary"))
+        return title, fields, {"level", "rule", "overruled", "ordinary"}
     if not level:
         return TITLES["triage.none"], fields, {"level", "rule"}
     if rule:

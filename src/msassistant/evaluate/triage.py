@@ -7,10 +7,13 @@ Case files: one JSON object per line, either a triage case ({"text", "level": em
 urgent | null}) or a conversation case of the shared eval format ({"turns": [...], "category": ...}),
 where only category "urgent" counts as a red flag (any level) and every turn's message is triaged.
 
-Training never sees rules/triage/heldout*.jsonl. The regularisation and the emergency and urgent thresholds
-are chosen on out-of-fold predictions over the training split (stratified 5-fold): the best recall for at
-most 4 points of false alarms beyond the rules' own, not counting crisis ones; the crisis threshold is fixed
-(CRISIS_THRESHOLD). Held-out figures are reported as they come.
+Training never sees rules/triage/heldout*.jsonl. The regularisation, the emergency and urgent thresholds and
+the overrule threshold (how sure the learned net must be that a message is ordinary to explain a rule's
+emergency or urgent flag away) are chosen on out-of-fold predictions over the training split (stratified
+5-fold): the fewest false alarms that keep the recall of emergency and of urgent within RECALL_TOLERANCE of
+the best reached.
+The crisis threshold is fixed (CRISIS_THRESHOLD), and a crisis rule is never overruled. Held-out figures are
+reported as they come.
 """
 
 from __future__ import annotations
@@ -29,13 +32,16 @@ from ..pipeline import triage as rules_net
 from ..pipeline import triage_net as net
 from ..resources import path as resource_path
 
-FALSE_ALARM_BUDGET = 0.04  # false alarms the learned net may add to the rules', out of fold, on the training split
+RECALL_TOLERANCE = 0.01  # how far below the best out-of-fold recall of emergency and of urgent the thresholds may go
 # Crisis is asymmetric: its threshold is fixed, not tuned, so a crisis reading the net finds more likely
 # than not always fires, and the false alarms it costs are paid willingly (they get a warm message with the
-# crisis line). The false-alarm budget is spent on the emergency and urgent thresholds.
+# crisis line). Only the emergency and urgent thresholds are tuned.
 CRISIS_THRESHOLD = 0.5
 GRID = {"emergency": (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98),
-        "urgent": (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)}
+        "urgent": (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98),
+        # How sure the learned net must be that a whole message is ordinary to explain a rule's emergency or
+        # urgent flag away (None: never).
+        "overrule": (0.8, 0.9, 0.95, 0.98, None)}
 C_VALUES = (2.0, 8.0, 32.0)
 FOLDS = 5
 SEED = 7
@@ -218,26 +224,26 @@ def _oof_report(cases: list[Case], units: Units, probs: list[np.ndarray], rule_l
     by_text = {}
     for i, case in enumerate(cases):
         finding = net.decide_probabilities(thresholds, probs[i], units.cleaned[i], units.cues[i])
-        level, which = net.combined(rule_levels[i], finding, units.cleaned[i])
+        level, which = net.combined(rule_levels[i], finding, units.cleaned[i], thresholds)
         by_text[case.text] = (level or "none", which or "")
     return measure(cases, lambda t: by_text[t])
 
 
-def choose_thresholds(cases, units, probs, rule_levels) -> tuple[dict[str, float], tuple]:
-    """The emergency and urgent thresholds with the best recall whose false alarms, out of fold and not
-    counting crisis ones, exceed the rules' own by at most FALSE_ALARM_BUDGET of the messages with no red flag."""
-    rules_alone = sum(1 for c, lv in zip(cases, rule_levels) if c.level == "none" and lv and lv != "crisis")
-    best = None
-    for e, u in itertools.product(GRID["emergency"], GRID["urgent"]):
-        thresholds = {"emergency": e, "crisis": CRISIS_THRESHOLD, "urgent": u}
-        r = _oof_report(cases, units, probs, rule_levels, thresholds)
-        flagged, of = r.false_alarms
-        beyond = flagged - r.confusion[("none", "crisis")] - rules_alone
-        recall = {lv: a / b for lv, (a, b) in r.recall.items() if b}
-        key = (beyond <= FALSE_ALARM_BUDGET * of, recall.get("emergency", 0) + recall.get("urgent", 0), -flagged)
-        if best is None or key > best[0]:
-            best = (key, thresholds)
-    return best[1], best[0]  # type: ignore[index]
+def choose(cases, units, probs_by_c: dict[float, list[np.ndarray]], rule_levels) -> tuple[float, dict[str, float]]:
+    """The regularisation and thresholds, set for recall: among every C and every emergency, urgent and
+    overrule threshold whose out-of-fold recall of emergency and of urgent each comes within RECALL_TOLERANCE
+    of the best any of them reaches, the one with the fewest false alarms."""
+    tried = []
+    for c, probs in probs_by_c.items():
+        for e, u, o in itertools.product(GRID["emergency"], GRID["urgent"], GRID["overrule"]):
+            thresholds = {"emergency": e, "crisis": CRISIS_THRESHOLD, "urgent": u, **({"overrule": o} if o else {})}
+            r = _oof_report(cases, units, probs, rule_levels, thresholds)
+            recall = tuple(a / b if b else 1.0 for a, b in (r.recall.get(lv, (0, 0)) for lv in ("emergency", "urgent")))
+            tried.append((recall, r.false_alarms[0], c, thresholds))
+    best = [max(t[0][k] for t in tried) for k in range(2)]
+    kept = [t for t in tried if all(t[0][k] >= best[k] - RECALL_TOLERANCE for k in range(2))]
+    _, _, c, thresholds = min(kept, key=lambda t: (t[1], -sum(t[0])))
+    return c, thresholds
 
 
 def train(embeddings, out: Path | None = None, progress: bool = True) -> dict:
@@ -249,14 +255,9 @@ def train(embeddings, out: Path | None = None, progress: bool = True) -> dict:
     labels = [c.level for c in cases]
     units = Units.of([c.text for c in cases], embeddings, progress, "embedding the labelled messages")
     rule_levels = [getattr(rules_net.classify(c.text), "level", None) for c in cases]
-    tried = {}
-    for c in C_VALUES:
-        probs = _out_of_fold(units, labels, c)
-        thresholds, key = choose_thresholds(cases, units, probs, rule_levels)
-        tried[c] = (key, thresholds, probs)
-    best_c = max(tried, key=lambda c: tried[c][0])
-    _, thresholds, probs = tried[best_c]
-    oof = _oof_report(cases, units, probs, rule_levels, thresholds)
+    probs_by_c = {c: _out_of_fold(units, labels, c) for c in C_VALUES}
+    best_c, thresholds = choose(cases, units, probs_by_c, rule_levels)
+    oof = _oof_report(cases, units, probs_by_c[best_c], rule_levels, thresholds)
     fitted = replace(_fit(units, range(len(cases)), labels, best_c), thresholds=thresholds,
                      model_label=embeddings.label, data_sha256=net.data_hash(text))
     model = {**fitted.to_dict(), "C": best_c, "trained_on": len(cases), "out_of_fold": oof.as_dict()}

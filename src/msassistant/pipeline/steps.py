@@ -30,13 +30,15 @@ class Step:
 @dataclass(frozen=True)
 class TriageStep(Step):
     kind: ClassVar[str] = "triage"
-    optional: ClassVar[tuple[str, ...]] = ("net", "score", "clause", "cues")
+    optional: ClassVar[tuple[str, ...]] = ("net", "score", "clause", "cues", "overruled", "ordinary")
     level: str | None
     rule: str | None
     net: str | None = None  # "rules" or "learned"
     score: float | None = None  # the learned net's probability
     clause: str | None = None  # the words the learned net read as the red flag
     cues: list[str] | None = None  # the look-alike cues the learned net weighed in that clause
+    overruled: str | None = None  # a rule that fired on the message but that the learned net explained away
+    ordinary: float | None = None  # then: how sure the learned net was that the message has no red flag
 
 
 @dataclass(frozen=True)

@@ -41,10 +41,12 @@ class Triage:
     score: float | None = None  # the learned net's probability for the level (or its best, when nothing fired)
     clause: str | None = None  # what the learned net read as the red flag
     cues: tuple[str, ...] = ()  # the look-alike cues the learned net read in that clause ("question", "now")
+    overruled: str | None = None  # a rule that fired but that the learned net explained away
+    ordinary: float | None = None  # then: the learned net's probability that the message has no red flag
 
     def step(self) -> TriageStep:
         return TriageStep(level=self.level, rule=self.rule, net=self.net, score=self.score, clause=self.clause,
-                          cues=list(self.cues) or None)
+                          cues=list(self.cues) or None, overruled=self.overruled, ordinary=self.ordinary)
 
 
 NO_FLAG = Triage(level=None, guidance=None, rule=None)

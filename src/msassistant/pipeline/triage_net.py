@@ -109,6 +109,8 @@ class Finding:
     score: float  # the probability of that level for the clause that raised it (or the best one seen)
     clause: str | None  # the text that raised it
     cues: tuple[str, ...] = ()  # the look-alike cues the net read in that text, for staff
+    ordinary: float = 0.0  # the net's lowest probability of no red flag over the whole message and its clauses
+    context: tuple[str, ...] = ()  # the look-alike cues anywhere in the message (past, resolved, question...)
 
 
 def _pack(array: np.ndarray, dtype: str) -> str:
@@ -252,14 +254,18 @@ def decide_probabilities(thresholds: dict[str, float], probs: np.ndarray, parts:
                          sets: Sequence[frozenset[str]] | None = None) -> Finding:
     sets = cue_sets(parts) if sets is None else sets
     best = (0.0, None, 0)
+    ordinary = round(float(probs[:, CLASSES.index("none")].min()), 4)  # its least ordinary part
+    context = tuple(sorted(frozenset().union(*sets) & LOOK_ALIKES))
     for level in LEVELS:  # the most urgent level first; within it, the unit that reads most like it
         column = probs[:, CLASSES.index(level)]
         i = int(np.argmax(column))
         if column[i] >= thresholds[level]:
-            return Finding(level, round(float(column[i]), 4), parts[i].clause, tuple(sorted(sets[i])))
+            return Finding(level, round(float(column[i]), 4), parts[i].clause, tuple(sorted(sets[i])), ordinary,
+                           context)
         if column[i] > best[0]:
             best = (float(column[i]), parts[i].clause, i)
-    return Finding(None, round(best[0], 4), best[1], tuple(sorted(sets[best[2]])) if best[1] else ())
+    return Finding(None, round(best[0], 4), best[1], tuple(sorted(sets[best[2]])) if best[1] else (), ordinary,
+                   context)
 
 
 def rule_explained_away(level: str, parts: Sequence[Unit]) -> bool:
@@ -270,10 +276,27 @@ def rule_explained_away(level: str, parts: Sequence[Unit]) -> bool:
     return bool(silencers) and all(look_alikes(u.sentence, None, False) & silencers for u in clauses)
 
 
-def combined(rule_level: str | None, finding: Finding | None, parts: Sequence[Unit]) -> tuple[str | None, str | None]:
+VETOED = ("emergency", "urgent")  # the rule levels the learned net may explain away; never crisis
+LOOK_ALIKES = frozenset(CUES) - {"now"}  # the cues that can explain a red flag away
+
+
+def rule_overruled(rule_level: str | None, finding: Finding | None, thresholds: dict[str, float]) -> bool:
+    """The learned net explains a rule's emergency or urgent flag away when the message has a look-alike cue
+    somewhere (past, resolved, long-standing, a question, a hypothetical, a story, a negation: something a
+    clinician can see in the step) and the net reads the whole message and every clause of it as ordinary,
+    each with at least the `overrule` probability: a post that names a red flag of years ago, a symptom that
+    settled, a question about someone else. Every clause, not only the whole, so that a red flag buried in a
+    long, otherwise ordinary post is not overruled. A crisis flag never is."""
+    limit = thresholds.get("overrule")
+    return bool(rule_level in VETOED and finding is not None and limit is not None and finding.context
+                and finding.ordinary >= limit)
+
+
+def combined(rule_level: str | None, finding: Finding | None, parts: Sequence[Unit],
+             thresholds: dict[str, float] | None = None) -> tuple[str | None, str | None]:
     """The more urgent of the two nets' levels, and which net raised it ("rules" or "learned")."""
     rank = {lv: i for i, lv in enumerate(LEVELS)}
-    if rule_level and rule_explained_away(rule_level, parts):
+    if rule_level and (rule_explained_away(rule_level, parts) or rule_overruled(rule_level, finding, thresholds or {})):
         rule_level = None
     candidates = [(lv, name) for lv, name in ((rule_level, "rules"), (finding.level if finding else None, "learned"))
                   if lv]
@@ -306,9 +329,15 @@ class Triager:
                         else self.embeddings.embed_documents(texts))
             vectors = {texts[0]: embedded[0]}
             finding = decide(self.net, embedded, parts)
-        level, which = combined(rule.level if rule else None, finding, parts)
+        rule_level = rule.level if rule else None
+        level, which = combined(rule_level, finding, parts, self.net.thresholds if self.net else None)
         if level is None:
-            return rules_net.Triage(None, None, None, net=None, score=finding.score if finding else None), vectors
+            # A rule the learned net overruled is kept for staff: which rule, and how ordinary the message read.
+            overruled = self.net is not None and rule_overruled(rule_level, finding, self.net.thresholds)
+            return rules_net.Triage(None, None, None, net=None, score=finding.score if finding else None,
+                                    overruled=rule.id if overruled and rule else None,
+                                    ordinary=finding.ordinary if overruled and finding else None,
+                                    cues=finding.context if overruled and finding else ()), vectors
         extra = rule.extra if which == "rules" and rule else ""
         guidance = rules_net.render(level, extra, **self.numbers)
         return rules_net.Triage(
