@@ -36,8 +36,7 @@ CASES = [
     ("the pins and needles from my relapse in march settled, but since saturday my right leg drags and wont lift",
      "urgent"),
     # text-speak from a caregiver
-    pytest.param("me n my mum r worried, she hasnt been able to pee properly since thurs", "urgent",
-                 marks=pytest.mark.xfail(strict=True, reason="a known miss of the shipped net, counted in the eval")),
+    ("me n my mum r worried, she hasnt been able to pee properly since thurs", "urgent"),
     # a long-settled event, asked about for the future
     ("in 2017 i had one seizure after a bad night, none since, am i allowed to drive?", None),
     # ordinary questions
