@@ -39,8 +39,8 @@ RECALL_TOLERANCE = 0.01  # how far below the best out-of-fold recall of emergenc
 CRISIS_THRESHOLD = 0.5
 GRID = {"emergency": (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98),
         "urgent": (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98),
-        # How sure the learned net must be that a whole message is ordinary to explain a rule's emergency or
-        # urgent flag away (None: never).
+        # How sure the learned net must be that the whole message and each clause are ordinary to explain a
+        # rule's emergency or urgent flag away, in a message with a look-alike cue (None: never).
         "overrule": (0.8, 0.9, 0.95, 0.98, None)}
 C_VALUES = (2.0, 8.0, 32.0)
 FOLDS = 5

@@ -38,7 +38,7 @@ class TriageStep(Step):
     clause: str | None = None  # the words the learned net read as the red flag
     cues: list[str] | None = None  # the look-alike cues the learned net weighed in that clause
     overruled: str | None = None  # a rule that fired on the message but that the learned net explained away
-    ordinary: float | None = None  # then: how sure the learned net was that the message has no red flag
+    ordinary: float | None = None  # then: the learned net's lowest probability of no red flag, whole or clause
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ class Triage:
     clause: str | None = None  # what the learned net read as the red flag
     cues: tuple[str, ...] = ()  # the look-alike cues the learned net read in that clause ("question", "now")
     overruled: str | None = None  # a rule that fired but that the learned net explained away
-    ordinary: float | None = None  # then: the learned net's probability that the message has no red flag
+    ordinary: float | None = None  # then: the learned net's lowest probability of no red flag over its parts
 
     def step(self) -> TriageStep:
         return TriageStep(level=self.level, rule=self.rule, net=self.net, score=self.score, clause=self.clause,
