@@ -15,9 +15,25 @@ from msassistant.pipeline.vocabulary import Vocabulary, vocabulary
     ("tysabry side effects", "natalizumab"),  # misspelled brand
     ("fingolamod first dose", "fingolimod"),  # misspelled generic
     ("natalizumib risks", "natalizumab"),
+    ("copaxon side efects?", "glatiramer acetate"),  # a brand typed short
+    ("can gilenia slow your heart", "fingolimod"),
 ])
 def test_brand_and_misspelled_drugs_map_to_generic(message, term):
-    assert term in vocabulary().expand(message).added
+    expansion = vocabulary().expand(message)
+    assert term in expansion.query  # the generic is searched for, corrected in the text or added to it
+    assert term in [d.generic for d in expansion.drugs]
+
+
+@pytest.mark.parametrize("typed, name", [
+    ("pysio", "physio"), ("copaxon", "copaxone"), ("gilenia", "gilenya"), ("efects", "effects"),
+])
+def test_a_rare_near_spelling_of_a_vocabulary_name_is_read_as_that_name(typed, name):
+    assert vocabulary().correct(f"is {typed} ok?") == f"is {name} ok?"
+
+
+@pytest.mark.parametrize("word", ["heart", "hotel", "ozanimod", "oral", "forks"])
+def test_everyday_words_and_unlisted_names_are_left_as_typed(word):
+    assert vocabulary().correct(f"what about {word}") == f"what about {word}"
 
 
 @pytest.mark.parametrize("message, term", [

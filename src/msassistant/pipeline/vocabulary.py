@@ -84,10 +84,29 @@ class Vocabulary:
         return {name: d for d in self.drugs for name in d.names}
 
     def correct(self, text: str) -> str:
+        """Listed misspellings corrected, and a rare word that is a near spelling of a name the vocabulary
+        holds read as that name ("copaxon", "gilenia", "pysio"): a typo of a name the reviewers wrote is
+        not a technical word of its own."""
         def fix(match: re.Match) -> str:
-            return self.misspellings.get(match.group(0).lower(), match.group(0))
+            word = match.group(0)
+            return self.misspellings.get(word.lower()) or self.near_name(word.lower()) or word
 
         return re.sub(r"[A-Za-z]+", fix, text)
+
+    @cached_property
+    def _names_by_letter(self) -> dict[str, tuple[str, ...]]:
+        out: dict[str, list[str]] = {}
+        for w in self.reached_words:
+            if len(w) >= NEAR_NAME_LENGTH - 1 and w.isalpha():
+                out.setdefault(w[0], []).append(w)
+        return {k: tuple(sorted(v)) for k, v in out.items()}
+
+    def near_name(self, word: str) -> str | None:
+        """The vocabulary name (a lay word or a drug name) that `word` misspells, if it is rare in English and
+        close to one: same first letter, similar length, difflib ratio at least NEAR_NAME_CUTOFF."""
+        if len(word) < NEAR_NAME_LENGTH or word in self.reached_words or not word.isalpha():
+            return None
+        return _near_name(word, self._names_by_letter.get(word[0], ()))
 
     def find_drugs(self, text: str) -> list[Drug]:
         """Drugs named in the text by generic or brand name, tolerating small misspellings."""
@@ -127,6 +146,24 @@ class Vocabulary:
             if drug.generic not in folded and drug.generic not in added:
                 added.append(drug.generic)
         return Expansion(text=text, added=added, drugs=drugs)
+
+
+NEAR_NAME_LENGTH = 5  # shorter words are too easily near another ("fatg", "oral")
+NEAR_NAME_CUTOFF = 0.84  # as for drug names: "tysabry" -> "tysabri", "gilenia" -> "gilenya", "pysio" -> "physio"
+
+
+@lru_cache(maxsize=8192)
+def _near_name(word: str, pool: tuple[str, ...]) -> str | None:
+    from wordfreq import zipf_frequency
+
+    if zipf_frequency(word, "en") >= RARE_IN_ENGLISH:
+        return None  # an everyday word is never "corrected" into a name ("heart" is not "heat")
+    close = difflib.get_close_matches(word, [w for w in pool if abs(len(w) - len(word)) <= 2], n=1,
+                                      cutoff=NEAR_NAME_CUTOFF)
+    return close[0] if close else None
+
+
+RARE_IN_ENGLISH = 3.0  # Zipf frequency (wordfreq): below it a word is rare enough to be a typo of a name
 
 
 @lru_cache
