@@ -123,3 +123,12 @@ def test_urgent_replies_stay_short(assistant, message):
     assert reply.category == "urgent" and reply.answer.startswith(reply.safety.urgent)
     assert len(reply.citations) <= 1  # the guidance first, then at most the one most relevant passage
     assert all(c.kind != "news/promotional article" for c in reply.citations)
+
+
+@pytest.mark.parametrize("message", ["What are the goals of MS treatment?", "what is the point of ms treatment?"])
+def test_everyday_words_the_library_does_not_use_do_not_decline_a_covered_question(assistant, message):
+    """"goal" and "point" are too common to name a subject, so their absence from the library is not a reason to
+    say it does not cover the question (the treatment guide says what treatment aims to do)."""
+    reply = assistant.reply(message)
+    assert reply.category == "answer", body_of(reply)
+    assert any(c.source.startswith("001_") for c in reply.citations)

@@ -140,6 +140,17 @@ def generic() -> frozenset[str]:
     return frozenset(tokenize(" ".join(generic_words())))
 
 
+SUBJECT_WORD_ZIPF = 4.5  # wordfreq Zipf: "goal" 4.9, "point" 5.6; "pregnancy" 4.1, "acupuncture" 3.0
+
+
+@lru_cache(maxsize=4096)
+def _names_a_subject(word: str) -> bool:
+    """Whether a word is rare enough in English to name what a question is about."""
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en") < SUBJECT_WORD_ZIPF
+
+
 def _no_coverage(**why) -> Verdict:
     """The library does not cover what the message asks; `why` goes to the step staff see."""
     return Verdict("no_coverage", lead=[no_coverage_text(None)], step=ScopeStep(decision="no_coverage", **why))
@@ -187,7 +198,12 @@ def after_retrieval(message: str, res: "Resolution", found: "Retrieval", library
     general = generic()
     specific = [t for t in set(tokenize(found.query)) if t not in general]
     known = [t for t in specific if t in search.doc_freq or search.near(t)]
-    if not urgent and ((missing and not covered) or (specific and not known)):
+    # Every specific word unknown to the library declines at once only when one of them can name a subject
+    # ("acupuncture", "pregnancy", "plasmapheresis"); words too common for that, which the library happens not
+    # to use ("what are the goals of treatment", "what is the point"), are left to the answerability check.
+    unknown_rare = not known and any(_names_a_subject(w) for w in fold_words(found.query).split()
+                                     if set(tokenize(w)) & set(specific))  # read as typed, not as stems
+    if not urgent and ((missing and not covered) or (specific and unknown_rare)):
         topic = " and ".join(d.generic for d in missing) if missing else None
         return Verdict("no_coverage", lead=[no_coverage_text(topic)],
                        step=ScopeStep(decision="no_coverage", missing_drugs=[d.generic for d in missing],
