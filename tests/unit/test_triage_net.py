@@ -10,6 +10,7 @@ import pytest
 
 from msassistant.evaluate.triage import Case, correct, measure, read_cases
 from msassistant.pipeline import triage_net as net
+from msassistant.resources import path as resource_path
 
 THRESHOLDS = {"emergency": 0.5, "crisis": 0.5, "urgent": 0.5}
 
@@ -235,3 +236,12 @@ def test_thresholds_are_set_for_recall_then_the_fewest_false_alarms_with_crisis_
 
 def probs_row(urgent: float) -> np.ndarray:
     return np.asarray([[1 - urgent, 0.0, 0.0, urgent]], dtype=np.float32)
+
+
+def test_a_model_of_an_older_version_says_once_how_to_retrain(tmp_path):
+    data = json.loads(resource_path(*net.MODEL_FILE).read_text(encoding="utf-8"))
+    data["cues"] = data["cues"][:-1]
+    (tmp_path / "model.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(net.StaleTriageModel) as raised:
+        net.TriageNet.load(data["model_label"], tmp_path / "model.json", expected_hash=data["data_sha256"])
+    assert str(raised.value).count("msassistant triage train") == 1

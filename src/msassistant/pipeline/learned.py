@@ -22,6 +22,8 @@ def load_checked(from_dict: Callable[[dict], T], file: Path, *, what: str, label
         raise error(f"no {what} at {file}: {retrain}")
     try:
         net = from_dict(json.loads(file.read_text(encoding="utf-8")))
+    except error:
+        raise  # from_dict's own message (a model of an older version) already says how to retrain
     except (ValueError, KeyError, TypeError, zlib.error) as exc:
         raise error(f"the {what} {file} cannot be read ({exc}): {retrain}") from exc
     if net.data_sha256 != expected_hash:  # type: ignore[attr-defined]
