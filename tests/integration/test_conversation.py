@@ -61,3 +61,19 @@ def test_another_server_continues_the_conversation(assistant):
     assert second.session_id == first.session_id
     assert passage_with(second, ITMTX, "walking ability")
     assert len(replica.logstore.history(first.session_id)) == 2
+
+
+@pytest.mark.parametrize("first, message", [
+    ("What are second-line MS drugs?", "who are they meant for?"),
+    ("What are second-line MS drugs?", "my sister swears by them"),
+    ("Does the remyelination article mention support groups?", "what do they actually offer?"),
+])
+def test_a_short_turn_that_leans_on_an_ms_conversation_is_never_out_of_scope(assistant, first, message):
+    """Read alone, these have no health words and sit nearer the unrelated examples than the health ones."""
+    reply = assistant.reply(message, session_id=assistant.reply(first).session_id)
+    assert reply.category != "out_of_scope"
+
+
+def test_a_short_turn_after_an_unrelated_one_is_still_unrelated(assistant):
+    reply = assistant.reply("who did they play?", session_id=assistant.reply("who won the football last night").session_id)
+    assert reply.category == "out_of_scope"

@@ -59,6 +59,9 @@ def converse(*messages: str):
     ("My husband was offered azathioprine.", "Can my mum take it with her other pills?", "azathioprine"),
     ("My wife is on fingolimod.", "is this drug safe for her heart?", "fingolimod"),
     ("My wife is on fingolimod.", "what should I watch for with it?", "fingolimod"),
+    # "they" before any word of its own, in a short question: the earlier topic, whatever verb follows
+    ("What are second-line MS drugs?", "who are they meant for?", "line"),
+    ("Does the article mention support groups?", "what do they actually offer?", "support"),
 ])
 def test_follow_ups_carry_the_earlier_topic(first, follow_up, topic):
     _, res = converse(first, follow_up)
@@ -246,3 +249,23 @@ def test_a_health_message_with_an_unrelated_topic_word_is_in_scope(assistant, me
 def test_the_unrelated_topic_words_still_decline_a_message_without_health_words(assistant, message):
     (reply,) = talk(assistant, message)
     assert reply.category == "out_of_scope"
+
+
+@pytest.mark.parametrize("first, message", [
+    ("What are second-line MS drugs?", "who are they meant for?"),
+    ("Does the remyelination article mention support groups?", "what do they actually offer?"),
+])
+def test_a_short_turn_that_leans_on_an_ms_conversation_is_not_declined_as_unrelated(assistant, first, message):
+    _, reply = talk(assistant, first, message)
+    assert reply.category != "out_of_scope"
+
+
+
+@pytest.mark.parametrize("message", ["my neighbour reckons those are awful", "my sister swears by them"])
+def test_a_short_remark_on_an_ms_conversation_is_read_as_part_of_it(assistant, message):
+    """Not a follow-up (it names its own words), but it leans on the talk about MS: never "out of scope"."""
+    res = converse("What are second-line MS drugs?", message)[1]
+    assert res.in_conversation and not res.follow_up
+    _, reply = talk(assistant, "What are second-line MS drugs?", message)
+    assert reply.category != "out_of_scope"  # with the real model too: tests/integration/test_conversation.py
+    assert not converse("What are second-line MS drugs?", "how many tablespoons are in a cup of flour")[1].in_conversation

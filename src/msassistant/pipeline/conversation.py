@@ -87,6 +87,8 @@ DEFINITE = re.compile(
     r"(?!\s+(?:on|of|about|for|in|with|called|named|that|which|by|from)\b)"
 )
 THEY = re.compile(r"\b(?:they|them|their|theirs)\b")
+# a word that leans on what was said before: a short message with one, after an MS turn, is part of that talk
+LEANS = re.compile(r"\b(?:it|its|they|them|their|those|these|that|this|he|she|him|his|her)\b")
 # "they" doing what a treatment does ("can they cause...") rather than what doctors do ("what can they do").
 THEY_TREATMENT = re.compile(
     r"\b(?:they|them)\s+(?:cause|help|work|interact|affect|reduce|slow|improve|prevent|lower|raise|increase|stop|"
@@ -124,6 +126,8 @@ class Resolution:
     own: list[str] = field(default_factory=list)  # topic words the message names itself
     by: str = "rules"
     sources: list[str] = field(default_factory=list)  # the documents the earlier answer cited, when it refers to one
+    # a short message in a conversation about MS (an earlier turn was in scope), read as part of it by scope
+    in_conversation: bool = False
 
     def step(self) -> ResolveStep:
         return ResolveStep(follow_up=self.follow_up, cue=self.cue, carried=self.carried, topic=self.topic,
@@ -227,6 +231,8 @@ def resolve(message: str, history: Sequence[PriorTurn], vocab: Vocabulary,
     prior = previous_topic(history)
     if prior is None:
         return standalone
+    standalone.in_conversation = (prior.category != "out_of_scope" and len(WORDS.findall(folded)) <= MAX_SHORT_WORDS
+                                  and bool(LEANS.search(folded)))
 
     def before_own(m: re.Match | None) -> bool:
         """A pronoun is the earlier topic's stand-in unless the message named a topic before it."""
@@ -247,6 +253,9 @@ def resolve(message: str, history: Sequence[PriorTurn], vocab: Vocabulary,
         cue, kind = f"reference:{m.group(0)}", "refer"
     elif m := ELLIPSIS_STRONG.search(folded):
         cue, kind = f"ellipsis:{m.group(0).strip(' ?.!')}", "ellipsis"
+    elif (m := THEY.search(folded)) and before_own(m) and not own.drugs \
+            and len(WORDS.findall(folded)) <= MAX_SHORT_WORDS:  # "who are they meant for?", "what do they offer?"
+        cue, kind = f"anaphora:{m.group(0)}", "refer"
     elif not own.words and THEY.search(folded):  # "which type of MS were they looking at?"
         cue, kind = "anaphora:they", "refer"
     elif not own.words and not mentions_ms:

@@ -182,7 +182,8 @@ def after_retrieval(message: str, res: "Resolution", found: "Retrieval", library
     health words and nothing in the library is similar; no coverage when it asks about a drug or words the
     library never mentions; otherwise an answer, with a lead for partly covered drugs, urgent replies and
     personal treatment decisions."""
-    health = is_health_related(message, vocab) or (res.follow_up and bool(res.carried))
+    # a follow-up, or a short turn of a conversation about MS ("who are they meant for?"), is read in its context
+    health = is_health_related(message, vocab) or (res.follow_up and bool(res.carried)) or res.in_conversation
     if not urgent and not health:
         if found.vectors:
             unrelated, inside, outside = unrelated_by_meaning(found.vectors[0], library.embeddings)
