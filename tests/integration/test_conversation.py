@@ -9,6 +9,8 @@ import pytest
 from msassistant.store import LogStore
 from unit.test_conversation import AZA, GUIDE, IRON, ITMTX, talk
 
+PROMO = "004_164da9cc3357f88a.txt"
+
 
 def cited_sources(reply) -> list[str]:
     return [c.source for c in reply.citations]
@@ -61,6 +63,24 @@ def test_another_server_continues_the_conversation(assistant):
     assert second.session_id == first.session_id
     assert passage_with(second, ITMTX, "walking ability")
     assert len(replica.logstore.history(first.session_id)) == 2
+
+
+def test_it_after_an_answer_from_one_document_is_that_document(assistant):
+    """The earlier answer rested on the promotional article alone: "it" is the therapy the article promotes, so
+    the follow-up is answered from the article with its frame, even though the carried words ("news story
+    reversing damage") name neither the therapy nor the article's claims."""
+    first, second = talk(assistant, "There's a news story about reversing MS damage, what is it?",
+                         "can I get on it early?")
+    assert {c.source for c in first.citations} == {PROMO}
+    assert second.category == "answer"
+    assert passage_with(second, PROMO, "early access"), [(c.source, c.passage[:80]) for c in second.citations]
+    assert "Do not change or stop your current treatment" in second.answer
+
+
+def test_a_named_topic_after_a_pronoun_carries_into_the_next_turn(assistant):
+    *_, last = talk(assistant, "My neighbour sent me a link about MS.", "It's about myelin repair, what does that mean?",
+                    "and is there a catch?")
+    assert last.category == "answer" and PROMO in cited_sources(last)
 
 
 @pytest.mark.parametrize("first, message", [

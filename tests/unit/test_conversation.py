@@ -113,6 +113,15 @@ def test_topics_chain_through_several_follow_ups():
     assert last.follow_up and "methotrexate" in last.query
 
 
+def test_a_turn_that_refers_back_and_names_its_own_topic_passes_both_on():
+    """'It's about myelin repair': the pronoun leans on the first turn, the words it names are what the next
+    turn leans on."""
+    *_, second, third = converse("My neighbour sent me a link about MS.", "It's about myelin repair, what does that mean?",
+                                 "and are there side effects?")
+    assert second.follow_up and {"myelin", "repair"} <= set(second.topic.split())
+    assert third.follow_up and "myelin" in third.query
+
+
 def test_without_history_nothing_is_carried():
     (res,) = converse("What are its side effects?")
     assert not res.follow_up and res.query == "What are its side effects?"

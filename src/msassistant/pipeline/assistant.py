@@ -114,12 +114,14 @@ class Assistant:
         urgent = bool(turn.triage_level)
         verdict = scope.before_retrieval(turn.message, urgent, self.vocab)
         notes: dict[str, str] = {}  # the clinic's notes on flagged passages, by chunk id
+        about_claims = False
         if verdict.category is None:
             found = self.library.retrieve(res.query, cache or turn.known_vectors, prefer=res.sources)
             found.hits, notes, flagged = self.review_loop.filter(found.hits)
             if flagged:
                 turn.record(flagged)
             turn.query, turn.vectors, turn.hits = found.query, found.vectors, found.hits
+            about_claims = found.about_claims
             for step in found.steps(self.settings.retrieval_mode):
                 turn.record(step)
             verdict = scope.after_retrieval(turn.message, res, found, self.library, self.vocab, urgent, self.answerable)
@@ -133,7 +135,7 @@ class Assistant:
             return
         turn.composed, steps = compose.answer(turn.query, turn.message, res, turn.hits, self.search, self.vocab,
                                               scope.generic(), urgent, self.settings.top_k, turn.vectors,
-                                              about_claims=self.library.about_claims(turn.query))
+                                              about_claims=about_claims)
         for step in steps:
             turn.record(step)
         blocked = self.review_loop.blocked([c.chunk_id for c in turn.composed.citations],

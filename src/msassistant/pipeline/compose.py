@@ -305,7 +305,11 @@ def focus(message: str, res: "Resolution", hits: list[Hit], search: HybridSearch
     if not (res.follow_up and res.carried) or (res.cue or "").startswith("ellipsis"):
         return hits, search.idf, None  # "and for progressive MS?": the earlier topic is part of the question
     topic = set(tokenize(res.carried)) - general
-    on_topic = [h for h in hits if topic & set(tokenize(keyword_text(h.document)))]
+    # about the topic: a passage that names it, or, when the earlier answer rested on one document, a passage of
+    # that document ("can I get on it early?" after an answer about the therapy an article promotes)
+    referred = set(res.sources) if len(res.sources) == 1 else set()
+    on_topic = [h for h in hits if h.document.metadata.get("source") in referred
+                or topic & set(tokenize(keyword_text(h.document)))]
     own = set(tokenize(vocab.expand(message).query)) - general - topic
     if not on_topic or not [t for t in own if t in search.doc_freq]:
         return hits, search.idf, None  # nothing of its own to choose by ("what else?")

@@ -274,7 +274,9 @@ def resolve(message: str, history: Sequence[PriorTurn], vocab: Vocabulary,
         query = " ".join([message.strip(), *aspect])
         return Resolution(query=query, topic=own_topic, follow_up=True, cue=f"{cue} (new drug)",
                           carried=" ".join(aspect), own=own.words)
-    topic = _join([carried, *own.words]) if kind == "ellipsis" else _join([carried])
+    # the turn is about the earlier topic and whatever it names itself ("it's about remyelination therapy, what
+    # is that?"), and the next turn may lean on either
+    topic = _join([carried, *own.words])
     return Resolution(query=f"{message.strip()} {carried}", topic=topic, follow_up=True, cue=cue,
                       carried=carried, own=own.words, sources=cited_sources(prior) if kind == "refer" else [])
 

@@ -78,6 +78,8 @@ class Retrieval:
     vectors: list[list[float]]  # the query's embeddings (none in bm25 mode)
     hits: list[Hit]
     demoted: list[str] = field(default_factory=list)  # promotional passages moved behind better sources
+    # the question is about what a promotional source claims: it names it, or refers back to an answer from it
+    about_claims: bool = False
 
     @property
     def top_similarity(self) -> float:
@@ -234,9 +236,10 @@ class Library:
         vectors = self.vectors(expansion, cache)
         hits = self.search.search(expansion.query, vectors, s.candidates, s.candidates, s.retrieval_mode)
         hits = prefer_sources(hits, prefer)
-        hits, demoted = credibility_order(hits, bool(set(prefer) & self.search.promotional_sources) or
-                                          self.about_claims(expansion.query))
-        return Retrieval(expansion=expansion, query=expansion.query, vectors=vectors, hits=hits, demoted=demoted)
+        claims = bool(set(prefer) & self.search.promotional_sources) or self.about_claims(expansion.query)
+        hits, demoted = credibility_order(hits, claims)
+        return Retrieval(expansion=expansion, query=expansion.query, vectors=vectors, hits=hits, demoted=demoted,
+                         about_claims=claims)
 
     def offer(self) -> str:
         """What the library can help with, in a sentence: its documents, by their study or title (read once
