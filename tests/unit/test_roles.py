@@ -73,6 +73,15 @@ def test_the_rules_version_changes_with_the_rules_file():
      ["Natalizumab works by blocking immune cells from entering the brain and spinal cord fluid.",
       "Fingolimod is an oral medication that may slow the heart."]),
     ("Short sentences stay whole, and so do these.", ["Short sentences stay whole, and so do these."]),
+    ("Only a few dozen people took part in the trial over two years, which means its findings may not hold for "
+     "everyone.",
+     ["Only a few dozen people took part in the trial over two years.", "This means its findings may not hold for everyone."]),
+    ("Most of the group had no new lesions on their scans after a year, meaning the disease stayed quiet for them.",
+     ["Most of the group had no new lesions on their scans after a year.", "This means the disease stayed quiet for them."]),
+    ("The scans only covered the upper part of the spinal cord in this group, so other damage may have been missed.",
+     ["The scans only covered the upper part of the spinal cord in this group.", "So other damage may have been missed."]),
+    ("Patients kept a diary of their fatigue over many months of the trial, meaning fewer clinic visits.",  # no clause
+     ["Patients kept a diary of their fatigue over many months of the trial, meaning fewer clinic visits."]),
     ("Doctors consider the disease stage, lesion activity and lifestyle of the patient, and the wishes of the "
      "patient and the family when choosing.",  # "and the wishes of": no verb, not a clause
      ["Doctors consider the disease stage, lesion activity and lifestyle of the patient, and the wishes of the "
@@ -82,6 +91,13 @@ def test_long_sentences_split_only_where_each_part_stands_alone(sentence, pieces
     assert plain.joints(sentence) == pieces
     flat = " ".join(sentence.split())
     assert all(plain.in_passage(p, flat) for p in pieces)
+
+
+def test_a_restated_joint_is_checked_against_the_words_it_replaces():
+    passage = "Few people took part in the trial, which means its findings may not hold for everyone."
+    assert plain.in_passage("This means its findings may not hold for everyone.", passage)
+    assert not plain.in_passage("This means its findings hold for everyone.", passage)
+    assert not plain.in_passage("This means few people took part.", passage)  # not what followed the joint
 
 
 def test_a_term_is_glossed_on_first_use_only():

@@ -2,8 +2,10 @@
 terms glossed on first use from the lay vocabulary (rules/vocabulary.toml `gloss`).
 
 Both keep the passage's own words: a split piece is a stretch of the cited sentence (its first letter raised,
-a full stop added); a gloss is the vocabulary's, in brackets, after the term. `in_passage` checks that
-a shown piece, less its glosses, is in the passage it cites.
+a full stop added); a gloss is the vocabulary's, in brackets, after the term. Two joints say what they join
+in other words: "..., which means the results may not apply" and "..., meaning their symptoms did not get
+worse" go on as "This means ...", the one wording a split may add. `in_passage` checks that a shown piece,
+less its glosses and that opening, is in the passage it cites.
 """
 
 from __future__ import annotations
@@ -15,13 +17,17 @@ from typing import Mapping, Sequence
 LONG = 20  # words: shorter sentences are never split
 MIN_PIECE = 6  # words each side of a joint must have
 # A joint: a semicolon, or a comma with a linking word, before a clause with its own subject and verb.
-JOINT = re.compile(r";\s+|,\s+(?:and|but|while|whereas)\s+")
+# "so" stays at the head of its clause ("..., so there could be other factors" -> "So there could be ...").
+JOINT = re.compile(r";\s+|,\s+(?:and|but|while|whereas)\s+|,\s+(?=so\s)|,\s+(?:which means|meaning)\s+")
+RESTATED = "This means "  # what ", which means" / ", meaning" become when the clause after them stands alone
+RESTATES = ("which means ", "meaning ")
 SUBJECT_START = frozenset(
     "the a an most some many all few several each other it they there this these those he she we you patients "
     "people researchers doctors physicians".split())
 FINITE = frozenset(
     "is are was were has have had can could may might will would should must does do did helps help shows show "
-    "requires require remain remains allow allows enable enables".split())
+    "requires require remain remains allow allows enable enables isn't aren't wasn't weren't don't doesn't "
+    "didn't can't couldn't won't wouldn't".split())
 NOT_SUBJECT = frozenset(
     "with for to in on at by from as of into such including which who whom whose that when if where because "
     "than then so not".split())
@@ -44,10 +50,17 @@ def joints(sentence: str) -> list[str]:
     for m in JOINT.finditer(sentence):
         left, right = sentence[:m.start()].rstrip(), sentence[m.end():].strip()
         semicolon = m.group(0).startswith(";")
-        clause = len(WORD.findall(right)) >= 4 if semicolon else _clause(right)
+        restated = m.group(0).rstrip().endswith(("means", "meaning"))
+        if semicolon:
+            clause = len(WORD.findall(right)) >= 4
+        elif right.lower().startswith("so "):
+            clause = _clause(right[3:])  # "so there could be ...": the clause after "so"
+        else:
+            clause = _clause(right)
         if len(WORD.findall(left)) >= (4 if semicolon else MIN_PIECE) and clause and not left.endswith(("(", "—")):
             head = left if left.endswith((".", "!", "?")) else left + "."
-            return [head] + joints(right[0].upper() + right[1:])
+            rest = RESTATED + right if restated else right[0].upper() + right[1:]
+            return [head] + joints(rest)
     return [sentence]
 
 
@@ -92,4 +105,6 @@ def in_passage(piece: str, passage: str, items: tuple[tuple[str, str], ...] = ()
         return False
     body = core[:-1] if core.endswith(".") else core
     flat = " ".join(passage.split())
+    if body.startswith(RESTATED) and len(body) > len(RESTATED):  # ", which means X" / ", meaning X" shown as "This means X"
+        return any(f", {joint}{body[len(RESTATED):]}" in flat for joint in RESTATES)
     return any(variant in flat for variant in {body, body[0].lower() + body[1:], body[0].upper() + body[1:]})
