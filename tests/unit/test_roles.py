@@ -98,6 +98,7 @@ def test_a_restated_joint_is_checked_against_the_words_it_replaces():
     assert plain.in_passage("This means its findings may not hold for everyone.", passage)
     assert not plain.in_passage("This means its findings hold for everyone.", passage)
     assert not plain.in_passage("This means few people took part.", passage)  # not what followed the joint
+    assert plain.in_passage("This means the dose was halved.", "Side effects were common. This means the dose was halved.")
 
 
 def test_a_term_is_glossed_on_first_use_only():

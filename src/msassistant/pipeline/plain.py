@@ -105,6 +105,8 @@ def in_passage(piece: str, passage: str, items: tuple[tuple[str, str], ...] = ()
         return False
     body = core[:-1] if core.endswith(".") else core
     flat = " ".join(passage.split())
-    if body.startswith(RESTATED) and len(body) > len(RESTATED):  # ", which means X" / ", meaning X" shown as "This means X"
-        return any(f", {joint}{body[len(RESTATED):]}" in flat for joint in RESTATES)
-    return any(variant in flat for variant in {body, body[0].lower() + body[1:], body[0].upper() + body[1:]})
+    if any(variant in flat for variant in {body, body[0].lower() + body[1:], body[0].upper() + body[1:]}):
+        return True
+    # a split at ", which means X" / ", meaning X", shown as "This means X"
+    rest = body[len(RESTATED):] if body.startswith(RESTATED) else ""
+    return bool(rest) and any(f", {joint}{rest}" in flat for joint in RESTATES)
