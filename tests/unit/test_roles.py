@@ -80,6 +80,10 @@ def test_the_rules_version_changes_with_the_rules_file():
      ["Most of the group had no new lesions on their scans after a year.", "This means the disease stayed quiet for them."]),
     ("The scans only covered the upper part of the spinal cord in this group, so other damage may have been missed.",
      ["The scans only covered the upper part of the spinal cord in this group.", "So other damage may have been missed."]),
+    ("Many people in the small group walked further after a year of the treatment, but the new drug isn’t a "
+     "cure for the disease.",  # a typographic apostrophe: "isn’t" is the clause's only verb
+     ["Many people in the small group walked further after a year of the treatment.",
+      "The new drug isn’t a cure for the disease."]),
     ("Patients kept a diary of their fatigue over many months of the trial, meaning fewer clinic visits.",  # no clause
      ["Patients kept a diary of their fatigue over many months of the trial, meaning fewer clinic visits."]),
     ("Doctors consider the disease stage, lesion activity and lifestyle of the patient, and the wishes of the "

@@ -14,6 +14,8 @@ import re
 from functools import lru_cache
 from typing import Mapping, Sequence
 
+from ..text import fold
+
 LONG = 20  # words: shorter sentences are never split
 MIN_PIECE = 6  # words each side of a joint must have
 # A joint: a semicolon, or a comma with a linking word, before a clause with its own subject and verb.
@@ -36,7 +38,7 @@ WORD = re.compile(r"[A-Za-z0-9][\w'’-]*")
 
 def _clause(text: str) -> bool:
     """Whether `text` opens a clause that can stand as a sentence: a subject, then a verb near the start."""
-    words = [w.lower() for w in WORD.findall(text)[:6]]
+    words = [fold(w) for w in WORD.findall(text)[:6]]  # "don’t" reads "don't"
     if len(WORD.findall(text)) < MIN_PIECE or not words:
         return False
     verb = any(w in FINITE or (w.endswith("ed") and i) for i, w in enumerate(words[1:5], start=1))
